@@ -1,0 +1,345 @@
+#include "store/record_codec.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/canonical_json.h"
+#include "core/json_read.h"
+
+namespace datasnap::store_internal {
+namespace {
+
+using nlohmann::ordered_json;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+void PutBigEndian(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  }
+}
+
+std::uint64_t GetBigEndian(std::string_view in) {
+  std::uint64_t v = 0;
+  for (unsigned char c : in) v = (v << 8) | c;
+  return v;
+}
+
+ordered_json Time(const std::optional<UnixSeconds>& t) {
+  return t ? ordered_json(FormatIso8601(*t)) : ordered_json(nullptr);
+}
+
+ordered_json TextOrNull(const std::string& s) {
+  return s.empty() ? ordered_json(nullptr) : ordered_json(s);
+}
+
+std::string Dump(const ordered_json& j) {
+  // Every string we store went through UTF-8 validation on the way in;
+  // "replace" keeps a stray byte from ever throwing here.
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+// Decoding: records are our own output, so a mismatch is kCorrupt.
+class Decoder {
+ public:
+  Decoder(std::string_view json, std::string what) : what_(std::move(what)) {
+    auto root = json::Parse(parser_, json, what_);
+    if (!root) {
+      error_ = root.error();
+      return;
+    }
+    object o;
+    if (root->get(o)) {
+      error_ = Error{ErrorCode::kCorrupt, what_ + ": expected a JSON object"};
+      return;
+    }
+    reader_.emplace(o, what_, "", /*input_is_user_data=*/false);
+  }
+  const std::optional<Error>& error() const { return error_; }
+  json::ObjectReader& r() { return *reader_; }
+
+  Result<std::optional<UnixSeconds>> OptionalTime(std::string_view field) {
+    DS_TRY(text, r().OptionalString(field));
+    if (!*text) return std::optional<UnixSeconds>();
+    auto t = ParseIso8601(**text);
+    if (!t) {
+      return Fail(ErrorCode::kCorrupt,
+                  r().Where(field) + ": \"" + **text + "\" is not a timestamp");
+    }
+    return std::optional<UnixSeconds>(*t);
+  }
+  Result<UnixSeconds> Time(std::string_view field) {
+    DS_TRY(t, OptionalTime(field));
+    if (!*t) return Fail(ErrorCode::kCorrupt, r().Where(field) + ": is missing");
+    return **t;
+  }
+  Result<std::string> TextOrEmpty(std::string_view field) {
+    DS_TRY(s, r().OptionalString(field));
+    return s->value_or("");
+  }
+
+ private:
+  std::string what_;
+  simdjson::dom::parser parser_;
+  std::optional<json::ObjectReader> reader_;
+  std::optional<Error> error_;
+};
+
+ordered_json ProvenanceJson(const Provenance& p) {
+  ordered_json j;
+  j["source_url"] = TextOrNull(p.source_url);
+  j["fetched_at"] = Time(p.fetched_at);
+  j["etag"] = TextOrNull(p.etag);
+  j["last_modified"] = TextOrNull(p.last_modified);
+  j["content_type"] = TextOrNull(p.content_type);
+  j["raw_sha256"] = TextOrNull(p.raw_sha256);
+  j["note"] = TextOrNull(p.note);
+  return j;
+}
+
+}  // namespace
+
+std::string VersionPrefix(std::string_view dataset) {
+  std::string key(dataset);
+  key.push_back('\0');
+  return key;
+}
+
+std::string VersionKey(std::string_view dataset, std::uint32_t version) {
+  std::string key = VersionPrefix(dataset);
+  PutBigEndian(key, version, 4);
+  return key;
+}
+
+std::optional<std::uint32_t> VersionOfKey(std::string_view key) {
+  if (key.size() < 5 || key[key.size() - 5] != '\0') return std::nullopt;
+  return static_cast<std::uint32_t>(GetBigEndian(key.substr(key.size() - 4)));
+}
+
+std::string AuditKey(std::uint64_t seq) {
+  std::string key;
+  PutBigEndian(key, seq, 8);
+  return key;
+}
+
+std::optional<std::uint64_t> SeqOfAuditKey(std::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  return GetBigEndian(key);
+}
+
+std::string EncodeDataset(const DatasetRecord& record) {
+  const Dataset& d = record.dataset;
+  const SyncState& s = record.sync;
+  ordered_json j;
+  j["key"] = d.key;
+  j["name"] = d.name;
+  j["description"] = d.description;
+  j["category"] = CategoryName(d.category);
+  j["source_type"] = SourceTypeName(d.source_type);
+  j["reference_url"] = TextOrNull(d.reference_url);
+  j["api_endpoint"] = TextOrNull(d.api_endpoint);
+  j["tags"] = d.tags;
+  j["aliases"] = d.aliases;
+  j["sync_frequency_hours"] = d.sync_frequency_hours;
+  j["is_custom"] = d.is_custom;
+  j["is_global"] = d.is_global;
+  j["parent"] = TextOrNull(d.parent);
+  j["organization"] = TextOrNull(d.organization);
+  j["is_active"] = d.is_active;
+  j["version"] = s.version;
+  j["option_count"] = s.option_count;
+  j["options_sha256"] = TextOrNull(s.options_sha256);
+  j["last_synced_at"] = Time(s.last_synced_at);
+  j["last_scraped"] = Time(s.last_scraped);
+  j["last_checked_at"] = Time(s.last_checked_at);
+  j["last_error"] = TextOrNull(s.last_error);
+  j["created_at"] = Time(s.created_at);
+  j["updated_at"] = Time(s.updated_at);
+  return Dump(j);
+}
+
+Result<DatasetRecord> DecodeDataset(std::string_view text) {
+  Decoder dec(text, "datasets record");
+  if (dec.error()) return std::unexpected(*dec.error());
+  auto& r = dec.r();
+  DatasetRecord out;
+  Dataset& d = out.dataset;
+  SyncState& s = out.sync;
+  DS_TRY(key, r.String("key"));
+  d.key = std::move(*key);
+  DS_TRY(name, r.String("name"));
+  d.name = std::move(*name);
+  DS_TRY(description, dec.TextOrEmpty("description"));
+  d.description = std::move(*description);
+  DS_TRY(category_name, r.String("category"));
+  auto category = ParseCategory(*category_name);
+  if (!category) {
+    return Fail(ErrorCode::kCorrupt, "datasets record '" + d.key +
+                                         "': unknown category '" +
+                                         *category_name + "'");
+  }
+  d.category = *category;
+  DS_TRY(source_name, r.String("source_type"));
+  auto source = ParseSourceType(*source_name);
+  if (!source) {
+    return Fail(ErrorCode::kCorrupt, "datasets record '" + d.key +
+                                         "': unknown source_type '" +
+                                         *source_name + "'");
+  }
+  d.source_type = *source;
+  DS_TRY(reference_url, dec.TextOrEmpty("reference_url"));
+  d.reference_url = std::move(*reference_url);
+  DS_TRY(api_endpoint, dec.TextOrEmpty("api_endpoint"));
+  d.api_endpoint = std::move(*api_endpoint);
+  DS_TRY(tags, r.StringArray("tags"));
+  d.tags = std::move(*tags);
+  DS_TRY(aliases, r.StringArray("aliases"));
+  d.aliases = std::move(*aliases);
+  DS_TRY(hours, r.Int("sync_frequency_hours"));
+  d.sync_frequency_hours = static_cast<std::int32_t>(*hours);
+  DS_TRY(is_custom, r.Bool("is_custom"));
+  d.is_custom = *is_custom;
+  DS_TRY(is_global, r.Bool("is_global"));
+  d.is_global = *is_global;
+  DS_TRY(parent, dec.TextOrEmpty("parent"));
+  d.parent = std::move(*parent);
+  DS_TRY(organization, dec.TextOrEmpty("organization"));
+  d.organization = std::move(*organization);
+  DS_TRY(is_active, r.Bool("is_active"));
+  d.is_active = *is_active;
+
+  DS_TRY(version, r.Int("version"));
+  s.version = static_cast<std::uint32_t>(*version);
+  DS_TRY(count, r.Int("option_count"));
+  s.option_count = static_cast<std::size_t>(*count);
+  DS_TRY(sha, dec.TextOrEmpty("options_sha256"));
+  s.options_sha256 = std::move(*sha);
+  DS_TRY(last_synced_at, dec.OptionalTime("last_synced_at"));
+  s.last_synced_at = *last_synced_at;
+  DS_TRY(last_scraped, dec.OptionalTime("last_scraped"));
+  s.last_scraped = *last_scraped;
+  DS_TRY(last_checked_at, dec.OptionalTime("last_checked_at"));
+  s.last_checked_at = *last_checked_at;
+  DS_TRY(last_error, dec.TextOrEmpty("last_error"));
+  s.last_error = std::move(*last_error);
+  DS_TRY(created_at, dec.OptionalTime("created_at"));
+  s.created_at = *created_at;
+  DS_TRY(updated_at, dec.OptionalTime("updated_at"));
+  s.updated_at = *updated_at;
+  return out;
+}
+
+std::string EncodeVersion(const VersionRecord& v) {
+  ordered_json j;
+  j["key"] = v.key;
+  j["version"] = v.version;
+  j["created_at"] = FormatIso8601(v.created_at);
+  j["option_count"] = v.options.size();
+  j["options_sha256"] = v.options_sha256;
+  j["provenance"] = ProvenanceJson(v.provenance);
+  // The canonical text is spliced in as is, so the stored options are
+  // byte for byte what options_sha256 hashes.
+  std::string out = Dump(j);
+  out.pop_back();  // the closing '}'
+  out += ",\"options\":";
+  out += CanonicalOptionsJson(v.options);
+  out += "}";
+  return out;
+}
+
+Result<VersionRecord> DecodeVersion(std::string_view text, bool with_options) {
+  Decoder dec(text, "versions record");
+  if (dec.error()) return std::unexpected(*dec.error());
+  auto& r = dec.r();
+  VersionRecord v;
+  DS_TRY(key, r.String("key"));
+  v.key = std::move(*key);
+  DS_TRY(version, r.Int("version"));
+  v.version = static_cast<std::uint32_t>(*version);
+  DS_TRY(created_at, dec.Time("created_at"));
+  v.created_at = *created_at;
+  DS_TRY(count, r.Int("option_count"));
+  v.option_count = static_cast<std::size_t>(*count);
+  DS_TRY(sha, r.String("options_sha256"));
+  v.options_sha256 = std::move(*sha);
+
+  DS_TRY(prov, r.Object("provenance"));
+  json::ObjectReader p(*prov, "versions record", "provenance", false);
+  Provenance& pv = v.provenance;
+  for (auto [field, target] :
+       {std::pair{"source_url", &pv.source_url}, std::pair{"etag", &pv.etag},
+        std::pair{"last_modified", &pv.last_modified},
+        std::pair{"content_type", &pv.content_type},
+        std::pair{"raw_sha256", &pv.raw_sha256}, std::pair{"note", &pv.note}}) {
+    DS_TRY(value, p.OptionalString(field));
+    *target = value->value_or("");
+  }
+  DS_TRY(fetched, p.OptionalString("fetched_at"));
+  if (*fetched) pv.fetched_at = ParseIso8601(**fetched);
+
+  DS_TRY(options, r.Array("options"));
+  if (with_options) {
+    const std::string what = "versions record " + v.key + "@" +
+                             std::to_string(v.version);
+    DS_TRY(list, json::ReadOptions(*options, what, "options"));
+    if (OptionsSha256(*list) != v.options_sha256) {
+      return Fail(ErrorCode::kCorrupt,
+                  what + ": options do not match their recorded SHA-256");
+    }
+    v.options = std::move(*list);
+  }
+  return v;
+}
+
+std::string EncodeValidators(const HttpValidators& v) {
+  ordered_json j;
+  j["etag"] = TextOrNull(v.etag);
+  j["last_modified"] = TextOrNull(v.last_modified);
+  j["stored_at"] = FormatIso8601(v.stored_at);
+  return Dump(j);
+}
+
+Result<HttpValidators> DecodeValidators(std::string_view text) {
+  Decoder dec(text, "http record");
+  if (dec.error()) return std::unexpected(*dec.error());
+  HttpValidators v;
+  DS_TRY(etag, dec.TextOrEmpty("etag"));
+  v.etag = std::move(*etag);
+  DS_TRY(last_modified, dec.TextOrEmpty("last_modified"));
+  v.last_modified = std::move(*last_modified);
+  DS_TRY(stored_at, dec.Time("stored_at"));
+  v.stored_at = *stored_at;
+  return v;
+}
+
+std::string EncodeAudit(const AuditEvent& e) {
+  ordered_json j;
+  j["seq"] = e.seq;
+  j["time"] = FormatIso8601(e.time);
+  j["actor"] = e.actor;
+  j["action"] = e.action;
+  j["dataset"] = TextOrNull(e.dataset);
+  j["detail"] = e.detail;
+  return Dump(j);
+}
+
+Result<AuditEvent> DecodeAudit(std::string_view text) {
+  Decoder dec(text, "audit record");
+  if (dec.error()) return std::unexpected(*dec.error());
+  auto& r = dec.r();
+  AuditEvent e;
+  DS_TRY(seq, r.Int("seq"));
+  e.seq = static_cast<std::uint64_t>(*seq);
+  DS_TRY(time, dec.Time("time"));
+  e.time = *time;
+  DS_TRY(actor, r.String("actor"));
+  e.actor = std::move(*actor);
+  DS_TRY(action, r.String("action"));
+  e.action = std::move(*action);
+  DS_TRY(dataset, dec.TextOrEmpty("dataset"));
+  e.dataset = std::move(*dataset);
+  DS_TRY(detail, r.String("detail"));
+  e.detail = std::move(*detail);
+  return e;
+}
+
+}  // namespace datasnap::store_internal

@@ -1,0 +1,235 @@
+// The versioned store: every dataset, every version of its options with
+// provenance, raw upstream bodies, HTTP validators and an audit log, in one
+// LMDB file. docs/STORE.md documents the on-disk layout (a contract: web
+// servers read it).
+//
+//   StoreOptions options;
+//   auto store = Store::Open("datasnap.lmdb", options);
+//   if (!store) ... the message names the file and what to do
+//   auto commit = (*store)->Write([&](WriteTxn& txn) {
+//     return txn.CommitOptions("smoking_status_code", options, provenance);
+//   });
+//   auto record = (*store)->Read([&](const ReadTxn& txn) {
+//     return txn.GetVersion("smoking_status_code", 0);
+//   });
+//
+// One writer, many readers. A read-write Store holds the writer lock for its
+// whole life; a second one waits up to StoreOptions::writer_wait and then
+// fails with kBusy, naming the process that holds the store. Readers (in
+// this process or others) see either all of a write transaction or none of
+// it. A Store is safe to use from several threads.
+#ifndef DATASNAP_STORE_STORE_H_
+#define DATASNAP_STORE_STORE_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "core/error.h"
+#include "core/model.h"
+#include "core/time.h"
+
+struct MDB_txn;  // lmdb.h; kept out of this header
+
+namespace datasnap {
+namespace store_internal {
+struct StoreState;
+}  // namespace store_internal
+
+// The layout version this code writes; see docs/STORE.md.
+inline constexpr std::int64_t kStoreSchemaVersion = 1;
+
+struct StoreOptions {
+  // Open without the writer lock and without write access to the data file.
+  // Default: false.
+  bool read_only = false;
+  // LMDB map size given to a store created by this open. Default: 64 MiB.
+  // The map doubles, up to max_map_size, whenever a write finds it full.
+  std::size_t initial_map_size = std::size_t{64} << 20;
+  // The map never grows past this; a write that needs more fails with
+  // kMapFull. Default: 64 GiB (the map is sparse; only used pages take disk).
+  std::size_t max_map_size = std::size_t{64} << 30;
+  // How long a read-write open waits for another writer to finish.
+  // Default: 0, fail at once.
+  std::chrono::milliseconds writer_wait{0};
+  // Says who writes, in the writer lock ("datasnap seed-nhs-dd") and as the
+  // actor of audit events. Default: "datasnap".
+  std::string actor = "datasnap";
+  // Source of timestamps. Default (empty): the system clock.
+  std::function<UnixSeconds()> clock;
+};
+
+// Where a version's options came from.
+struct Provenance {
+  std::string source_url;     // page, API URL, or file the options came from
+  std::optional<UnixSeconds> fetched_at;
+  std::string etag;           // HTTP validators of the response, if any
+  std::string last_modified;
+  std::string content_type;
+  std::string raw_sha256;     // key of the raw body in the raw table, if kept
+  std::string note;           // free text, e.g. "imported by alice"
+
+  friend bool operator==(const Provenance&, const Provenance&) = default;
+};
+
+// One immutable version of a dataset's options.
+struct VersionRecord {
+  std::string key;
+  std::uint32_t version = 0;
+  UnixSeconds created_at = 0;
+  std::size_t option_count = 0;
+  std::string options_sha256;
+  Provenance provenance;
+  OptionList options;  // empty when listed without options
+};
+
+enum class UpsertOutcome { kCreated, kUpdated, kUnchanged };
+
+struct CommitResult {
+  std::uint32_t version = 0;  // the current version after the commit
+  bool changed = false;       // true when this commit created it
+  std::string options_sha256;
+};
+
+struct HttpValidators {
+  std::string etag;
+  std::string last_modified;
+  UnixSeconds stored_at = 0;
+};
+
+struct AuditEvent {
+  std::uint64_t seq = 0;  // 1, 2, 3, ... in the order events were written
+  UnixSeconds time = 0;
+  std::string actor;
+  std::string action;   // e.g. "dataset.created", "version.created", "seed"
+  std::string dataset;  // "" when the event concerns no single dataset
+  std::string detail;   // human-readable
+};
+
+// A consistent snapshot of the store. Valid only inside Store::Read or
+// Store::Write; everything returned is owned by the caller.
+class ReadTxn {
+ public:
+  // The dataset stored under `key` (aliases are not followed), or nullopt.
+  Result<std::optional<DatasetRecord>> GetDataset(std::string_view key) const;
+  // All datasets, sorted by key.
+  Result<std::vector<DatasetRecord>> ListDatasets() const;
+  // The key an alias points at, or nullopt.
+  Result<std::optional<std::string>> ResolveAlias(std::string_view alias) const;
+  // Version `version` of `key`, or the current one when `version` is 0;
+  // nullopt when there is no such version.
+  Result<std::optional<VersionRecord>> GetVersion(std::string_view key,
+                                                  std::uint32_t version) const;
+  // Every version of `key`, oldest first; options are left empty unless
+  // `with_options`.
+  Result<std::vector<VersionRecord>> ListVersions(std::string_view key,
+                                                  bool with_options) const;
+  // A raw upstream body by its SHA-256 (hex), decompressed; nullopt if absent.
+  Result<std::optional<std::string>> GetRaw(std::string_view sha256) const;
+  Result<std::optional<HttpValidators>> GetValidators(std::string_view url) const;
+  // The newest `limit` audit events, newest first.
+  Result<std::vector<AuditEvent>> ListAudit(std::size_t limit) const;
+
+ protected:
+  friend class Store;
+  ReadTxn(const store_internal::StoreState* state, MDB_txn* txn)
+      : state_(state), txn_(txn) {}
+  const store_internal::StoreState* state_;
+  MDB_txn* txn_;
+};
+
+// A write transaction: all of it is committed, or none of it.
+class WriteTxn : public ReadTxn {
+ public:
+  // Creates `dataset`, or replaces what is said about it, keeping its sync
+  // state and versions. Aliases are (re)pointed at its key; an alias that
+  // another dataset already owns is an error.
+  Result<UpsertOutcome> UpsertDataset(const Dataset& dataset);
+  // Deletes a dataset, its versions and its aliases (raw bodies stay).
+  // Returns how many versions went; kNotFound when there is no such dataset.
+  Result<std::size_t> RemoveDataset(std::string_view key);
+  // Stores `options` as a new version when their canonical SHA-256 differs
+  // from the current version's; otherwise only records the successful check.
+  // Empty lists are refused (kInvalidArgument); an unknown key is kNotFound.
+  Result<CommitResult> CommitOptions(std::string_view key,
+                                     const OptionList& options,
+                                     const Provenance& provenance);
+  // Records a failed check: last_checked_at and last_error. Versions and
+  // options stay as they were.
+  Status RecordFailure(std::string_view key, std::string_view error);
+  // Keeps `body` (zstd-compressed) under its SHA-256, which it returns.
+  Result<std::string> PutRaw(std::string_view body);
+  Status PutValidators(std::string_view url, const HttpValidators& validators);
+  Status AppendAudit(std::string_view action, std::string_view dataset,
+                     std::string_view detail);
+
+ private:
+  friend class Store;
+  using ReadTxn::ReadTxn;
+};
+
+class Store {
+ public:
+  // Opens (read-write: creating) the store at `path`, a single LMDB data
+  // file; LMDB keeps its lock table in `path`-lock and datasnap its writer
+  // lock in `path`-writer. Errors:
+  //   kNotFound     read-only open of a missing file, or a missing directory
+  //   kBusy         another process holds the writer lock (after writer_wait)
+  //   kUnsupported  the store was written by a newer datasnap
+  //   kIo/kCorrupt  permissions, or not an LMDB/datasnap file
+  static Result<std::unique_ptr<Store>> Open(const std::string& path,
+                                             const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const;
+  bool read_only() const;
+  // Bytes of the current LMDB map.
+  std::size_t map_size() const;
+
+  // Runs `fn(const ReadTxn&)` on a snapshot and returns its result, which
+  // must be a Result<T> or Status.
+  template <typename F>
+  auto Read(F&& fn) -> std::invoke_result_t<F, const ReadTxn&> {
+    std::optional<std::invoke_result_t<F, const ReadTxn&>> out;
+    DS_CHECK(RunRead([&](const ReadTxn& txn) -> Status {
+      out.emplace(fn(txn));
+      return {};
+    }));
+    return std::move(*out);
+  }
+
+  // Runs `fn(WriteTxn&)` in one write transaction, committed when `fn`
+  // succeeds and aborted when it fails. `fn` may run more than once (the
+  // store retries after growing a full map), so it must not have effects
+  // outside the transaction that a retry would repeat.
+  template <typename F>
+  auto Write(F&& fn) -> std::invoke_result_t<F, WriteTxn&> {
+    std::optional<std::invoke_result_t<F, WriteTxn&>> out;
+    DS_CHECK(RunWrite([&](WriteTxn& txn) -> Status {
+      out.emplace(fn(txn));
+      if (!*out) return std::unexpected(out->error());
+      return {};
+    }));
+    return std::move(*out);
+  }
+
+ private:
+  explicit Store(std::unique_ptr<store_internal::StoreState> state);
+  Status RunRead(const std::function<Status(const ReadTxn&)>& fn);
+  Status RunWrite(const std::function<Status(WriteTxn&)>& fn);
+
+  std::unique_ptr<store_internal::StoreState> state_;
+};
+
+}  // namespace datasnap
+
+#endif  // DATASNAP_STORE_STORE_H_
