@@ -73,7 +73,9 @@ Result<std::vector<CatalogueEntry>> ParseFile(
     const std::function<Result<CatalogueEntry>(json::ObjectReader&)>&
         read_entry) {
   simdjson::dom::parser parser;
-  DS_TRY(root, json::Parse(parser, file.bytes, file.name));
+  auto root = json::Parse(parser, file.bytes, file.name);
+  // A catalogue is the user's input: a syntax error is kInvalidArgument.
+  if (!root) return Invalid(root.error().message);
   object top;
   if (root->get(top)) {
     return Invalid(file.name + ": expected a JSON object with \"format\" and "
@@ -90,6 +92,10 @@ Result<std::vector<CatalogueEntry>> ParseFile(
   DS_TRY(datasets, envelope.Array("datasets"));
   DS_CHECK(envelope.RejectUnknownFields());
   std::vector<CatalogueEntry> entries;
+  // Keys and aliases seen so far in this file, and the entry that used
+  // each, so that a clash names both entries (Catalogue::Make checks again
+  // across files).
+  std::map<std::string, std::string, std::less<>> used_by;
   std::size_t i = 0;
   for (element item : *datasets) {
     std::string path = "datasets[" + std::to_string(i++) + "]";
@@ -98,12 +104,27 @@ Result<std::vector<CatalogueEntry>> ParseFile(
       return Invalid(file.name + ": " + path + ": expected an object, found " +
                      std::string(json::TypeName(item)));
     }
-    // Name the entry by its key in every later message, when it has one.
+    // Name the entry by its key in every later message, when it has one:
+    // "seeds/nhs_dd.json: datasets[3] (blood_group_baby): reference_url: ..."
     std::string_view key;
     if (!o.at_key("key").get(key)) path += " (" + std::string(key) + ")";
-    json::ObjectReader r(o, file.name, path);
+    json::ObjectReader r(o, file.name + ": " + path, "");
     DS_TRY(entry, read_entry(r));
     DS_CHECK(r.RejectUnknownFields());
+    std::vector<std::pair<std::string_view, std::string_view>> names{
+        {entry->dataset.key, "key"}};
+    for (const std::string& alias : entry->dataset.aliases) {
+      names.emplace_back(alias, "aliases");
+    }
+    for (auto [name, field] : names) {
+      auto [it, inserted] = used_by.emplace(name, path);
+      if (!inserted) {
+        return Invalid(r.Where(field) + ": '" + std::string(name) +
+                       "' is already used by " +
+                       (it->second == path ? "this entry" : it->second) +
+                       "; keys and aliases must be unique");
+      }
+    }
     entries.push_back(std::move(*entry));
   }
   if (entries.empty()) {
@@ -114,7 +135,7 @@ Result<std::vector<CatalogueEntry>> ParseFile(
 
 Result<FieldMapping> ReadMapping(json::ObjectReader& entry) {
   DS_TRY(object, entry.Object("mapping"));
-  json::ObjectReader r(*object, entry.what(), entry.path() + ".mapping");
+  json::ObjectReader r(*object, entry.what(), "mapping");
   FieldMapping m;
   DS_TRY(code, r.String("code"));
   m.code = std::move(*code);
@@ -164,6 +185,11 @@ Result<CatalogueEntry> ReadNhsDdEntry(json::ObjectReader& r) {
   d.category = Category::kNhsDd;
   d.source_type = SourceType::kScrape;
   DS_TRY(aliases, r.StringArray("aliases"));
+  for (const std::string& alias : *aliases) {
+    if (auto s = ValidateKey(alias); !s) {
+      return Invalid(r.Where("aliases") + ": " + s.error().message);
+    }
+  }
   d.aliases = std::move(*aliases);
   DS_TRY(url, r.String("reference_url"));
   if (!IsHttpUrl(*url)) {

@@ -46,8 +46,9 @@ std::optional<UnixSeconds> ParseIso8601(std::string_view text) {
   tm.tm_min = minute;
   tm.tm_sec = second;
   const std::time_t t = timegm(&tm);
-  // timegm normalises 31 February into March; refuse dates that moved.
-  if (FormatIso8601(t).substr(0, 10) != text.substr(0, 10)) return std::nullopt;
+  // timegm normalises 31 February into March and second 60 into the next
+  // minute; refuse any text that does not come back unchanged.
+  if (FormatIso8601(t) != text) return std::nullopt;
   return static_cast<UnixSeconds>(t);
 }
 

@@ -1,0 +1,360 @@
+// Drives the datasnap CLI in-process: exit codes, output, error texts.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/model.h"
+#include "store/store.h"
+#include "tests/support/temp_dir.h"
+#include "tools/cli.h"
+
+namespace datasnap {
+namespace {
+
+using nlohmann::json;
+using testing::TempDir;
+
+constexpr UnixSeconds kNow = 1795000000;  // 2026-11-18T...
+
+struct Run {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+class Cli {
+ public:
+  Cli() : store_(dir_.File("store.lmdb")) {
+    env_.variables["DATASNAP_STORE"] = store_;
+    env_.variables["USER"] = "tester";
+    env_.clock = [this] { return now_; };
+  }
+
+  Run operator()(std::vector<std::string> args) {
+    std::ostringstream out, err;
+    const int code = RunCli(args, out, err, env_);
+    return {code, out.str(), err.str()};
+  }
+
+  json Json(std::vector<std::string> args) {
+    Run r = (*this)(std::move(args));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return json::parse(r.out);
+  }
+
+  // Stores `options` as a new version of `key`, as a fetch would.
+  void Commit(const std::string& key, std::vector<Option> options) {
+    StoreOptions so;
+    so.clock = [this] { return now_; };
+    auto store = Store::Open(store_, so);
+    REQUIRE(store);
+    auto list = OptionList::Make(std::move(options));
+    REQUIRE(list);
+    Provenance p;
+    p.source_url = "https://example.test/" + key;
+    auto result = (*store)->Write([&](WriteTxn& txn) {
+      return txn.CommitOptions(key, *list, p);
+    });
+    REQUIRE(result);
+  }
+
+  TempDir dir_;
+  std::string store_;
+  CliEnvironment env_;
+  UnixSeconds now_ = kNow;
+};
+
+std::size_t CountCategory(const json& list, const std::string& category) {
+  std::size_t n = 0;
+  for (const auto& d : list) n += d["category"] == category;
+  return n;
+}
+
+TEST_CASE("version, help and usage errors") {
+  Cli cli;
+  SECTION("--version") {
+    Run r = cli({"--version"});
+    CHECK(r.code == kExitOk);
+    CHECK(r.out.find("datasnap 0.1.0") != std::string::npos);
+  }
+  SECTION("--help lists every command and the original names") {
+    Run r = cli({"--help"});
+    CHECK(r.code == kExitOk);
+    for (const char* name : {"seed-nhs-dd", "seed_nhs_datasets", "seed-external",
+                             "seed_external_datasets", "list", "show",
+                             "history", "status", "audit"}) {
+      CHECK(r.out.find(name) != std::string::npos);
+    }
+  }
+  SECTION("--help of a command") {
+    Run r = cli({"show", "--help"});
+    CHECK(r.code == kExitOk);
+    CHECK(r.out.find("--version") != std::string::npos);
+    CHECK(r.out.find("KEY") != std::string::npos);
+  }
+  SECTION("no command") {
+    Run r = cli({});
+    CHECK(r.code == kExitUsage);
+    CHECK(r.err.find("no command given") != std::string::npos);
+  }
+  SECTION("unknown command gets a suggestion") {
+    Run r = cli({"stauts"});
+    CHECK(r.code == kExitUsage);
+    CHECK(r.err.find("unknown command 'stauts'; did you mean 'status'?") !=
+          std::string::npos);
+  }
+  SECTION("unknown option") {
+    Run r = cli({"list", "--colour"});
+    CHECK(r.code == kExitUsage);
+    CHECK(r.err.find("--colour") != std::string::npos);
+    CHECK(r.err.find("datasnap list --help") != std::string::npos);
+  }
+  SECTION("missing argument") {
+    Run r = cli({"show"});
+    CHECK(r.code == kExitUsage);
+    CHECK(r.err.find("KEY") != std::string::npos);
+  }
+  SECTION("nothing touches the store on usage errors") {
+    cli({"stauts"});
+    cli({"list", "--colour"});
+    CHECK_FALSE(std::filesystem::exists(cli.store_));
+  }
+}
+
+TEST_CASE("queries on a missing store say how to create one") {
+  Cli cli;
+  for (const char* command : {"list", "status", "audit"}) {
+    Run r = cli({command});
+    INFO(command);
+    CHECK(r.code == kExitFailure);
+    CHECK(r.err.find("no store at '" + cli.store_ + "'") != std::string::npos);
+    CHECK(r.err.find("datasnap seed-nhs-dd") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(cli.store_));
+}
+
+TEST_CASE("seeding creates the catalogue's 55 records, idempotently") {
+  Cli cli;
+  Run nhs = cli({"seed-nhs-dd"});
+  REQUIRE(nhs.code == kExitOk);
+  CHECK(nhs.out.find("48 created, 0 updated, 0 unchanged") != std::string::npos);
+  Run rcpch = cli({"seed-external"});
+  REQUIRE(rcpch.code == kExitOk);
+  CHECK(rcpch.out.find("7 created, 0 updated, 0 unchanged") != std::string::npos);
+
+  json first = cli.Json({"list", "--json"});
+  CHECK(first.size() == 55);
+  CHECK(CountCategory(first, "nhs_dd") == 48);
+  CHECK(CountCategory(first, "rcpch") == 7);
+  for (const auto& d : first) {
+    CHECK(d["version"].is_null());
+    CHECK(d["option_count"] == 0);
+  }
+  const json audit_before = cli.Json({"audit", "--json", "--limit", "1000"});
+
+  // A second run, later, through the original command names.
+  cli.now_ += 3600;
+  Run again = cli({"seed_nhs_datasets"});
+  REQUIRE(again.code == kExitOk);
+  CHECK(again.out.find("0 created, 0 updated, 48 unchanged") != std::string::npos);
+  CHECK(cli({"seed_external_datasets"}).code == kExitOk);
+
+  CHECK(cli.Json({"list", "--json"}) == first);
+  for (const auto& d : first) {
+    json history = cli.Json({"history", d["key"], "--json"});
+    CHECK(history.empty());
+  }
+  // Only the two seed runs were logged.
+  const json audit_after = cli.Json({"audit", "--json", "--limit", "1000"});
+  REQUIRE(audit_after.size() == audit_before.size() + 2);
+  CHECK(audit_after[0]["action"] == "seed-external");
+  CHECK(audit_after[1]["action"] == "seed-nhs-dd");
+  CHECK(audit_after[1]["actor"] == "tester");
+  CHECK(audit_after[1]["detail"] == "created 0, updated 0, unchanged 48");
+}
+
+TEST_CASE("seed-nhs-dd --clear removes NHS DD records and their versions") {
+  Cli cli;
+  REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
+  REQUIRE(cli({"seed-external"}).code == kExitOk);
+  cli.Commit("smoking_status_code", {{"1", "Current smoker", {}},
+                                     {"2", "Ex-smoker", {}}});
+  cli.Commit("nhs_trusts", {{"RGT", "Cambridge", {}}});
+
+  Run r = cli({"seed-nhs-dd", "--clear"});
+  REQUIRE(r.code == kExitOk);
+  CHECK(r.out.find("Cleared 48 NHS Data Dictionary dataset(s) with 1 version(s).") !=
+        std::string::npos);
+  CHECK(r.out.find("48 created") != std::string::npos);
+  CHECK(cli.Json({"history", "smoking_status_code", "--json"}).empty());
+  // RCPCH data is untouched.
+  CHECK(cli.Json({"show", "nhs_trusts", "--json"})["version"] == 1);
+  json audit = cli.Json({"audit", "--json", "--limit", "1"});
+  CHECK(audit[0]["detail"].get<std::string>().find(
+            "cleared 48 dataset(s) with 1 version(s)") != std::string::npos);
+}
+
+TEST_CASE("show, history and status after versions are stored") {
+  Cli cli;
+  REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
+  REQUIRE(cli({"seed-external"}).code == kExitOk);
+
+  SECTION("show --json of a dataset with no versions") {
+    json j = cli.Json({"show", "ethnic_category", "--json"});
+    CHECK(j["key"] == "ethnic_category");
+    CHECK(j["name"] == "Ethnic Category");
+    CHECK(j["category"] == "nhs_dd");
+    CHECK(j["version"].is_null());
+    CHECK(j["options"] == json::array());
+  }
+
+  cli.Commit("welsh_lhbs", {{"7A1", "Betsi Cadwaladr", {}},
+                            {"7A1AU", "Ysbyty Gwynedd – Bangor", "7A1"}});
+  cli.now_ += 60;
+  cli.Commit("welsh_lhbs", {{"7A1", "Betsi Cadwaladr University", {}}});
+
+  SECTION("show --json gives the current options with parents") {
+    json j = cli.Json({"show", "welsh_lhbs", "--json"});
+    CHECK(j["version"] == 2);
+    CHECK(j["options"] ==
+          json::parse(R"([{"value":"7A1","label":"Betsi Cadwaladr University"}])"));
+    json old = cli.Json({"show", "welsh_lhbs", "--version", "1", "--json"});
+    CHECK(old["version"] == 1);
+    CHECK(old["options"] == json::parse(R"([
+      {"value":"7A1","label":"Betsi Cadwaladr"},
+      {"value":"7A1AU","label":"Ysbyty Gwynedd – Bangor","parent":"7A1"}])"));
+    CHECK(old["provenance"]["source_url"] == "https://example.test/welsh_lhbs");
+  }
+  SECTION("show as text") {
+    Run r = cli({"show", "welsh_lhbs", "--version", "1"});
+    REQUIRE(r.code == kExitOk);
+    CHECK(r.out.find("version 1 of 2, 2 options") != std::string::npos);
+    CHECK(r.out.find("7A1AU  Ysbyty Gwynedd – Bangor  7A1") != std::string::npos);
+  }
+  SECTION("a missing version is a usage error") {
+    Run r = cli({"show", "welsh_lhbs", "--version", "3"});
+    CHECK(r.code == kExitUsage);
+    CHECK(r.err.find("'welsh_lhbs' has no version 3 (versions 1 to 2)") !=
+          std::string::npos);
+  }
+  SECTION("history lists versions oldest first") {
+    json h = cli.Json({"history", "welsh_lhbs", "--json"});
+    REQUIRE(h.size() == 2);
+    CHECK(h[0]["version"] == 1);
+    CHECK(h[0]["option_count"] == 2);
+    CHECK(h[1]["version"] == 2);
+    CHECK(h[1]["option_count"] == 1);
+  }
+  SECTION("status says what is due") {
+    json s = cli.Json({"status", "--json"});
+    REQUIRE(s.size() == 55);
+    for (const auto& d : s) {
+      if (d["key"] == "welsh_lhbs") {
+        CHECK(d["version"] == 2);
+        CHECK(d["due"] == false);
+        CHECK(d["next_due_at"] == FormatIso8601(cli.now_ + 24 * 3600));
+      } else {
+        CHECK(d["due"] == true);
+      }
+    }
+    cli.now_ += 25 * 3600;
+    for (const auto& d : cli.Json({"status", "--json"})) CHECK(d["due"] == true);
+    Run text = cli({"status"});
+    CHECK(text.out.find("55 datasets: 1 with options, 55 due now, 0 with errors") !=
+          std::string::npos);
+  }
+  SECTION("list --category") {
+    CHECK(cli.Json({"list", "--category", "rcpch", "--json"}).size() == 7);
+    Run r = cli({"list", "--category", "nhs"});
+    CHECK(r.code == kExitUsage);
+    CHECK(r.err.find("unknown category 'nhs'") != std::string::npos);
+  }
+}
+
+TEST_CASE("dataset names: aliases resolve, unknown keys get suggestions") {
+  Cli cli;
+  REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
+  struct Case {
+    const char* typed;
+    const char* resolved;
+  };
+  for (const Case& c : {Case{"accommodation_status_code", "accommodation_status"},
+                        Case{"outpatient_attendance_outcome",
+                             "out-patient_attendance_outcome"},
+                        Case{"blood_group_baby", "blood_group_baby"}}) {
+    INFO(c.typed);
+    CHECK(cli.Json({"show", c.typed, "--json"})["key"] == c.resolved);
+  }
+  struct Unknown {
+    const char* typed;
+    const char* message;
+  };
+  for (const Unknown& u :
+       {Unknown{"smoking_statu", "no dataset 'smoking_statu'; did you mean "
+                                 "'smoking_status_code'?"},
+        Unknown{"zygosity", "did you mean 'zygosity_status'?"},
+        Unknown{"qqqqqqqqqqqqqqqqqqqq", "no dataset 'qqqqqqqqqqqqqqqqqqqq'; "
+                                        "`datasnap list`"}}) {
+    INFO(u.typed);
+    for (const char* command : {"show", "history"}) {
+      Run r = cli({command, u.typed});
+      CHECK(r.code == kExitUsage);
+      CHECK(r.err.find(u.message) != std::string::npos);
+      CHECK(r.out.empty());
+    }
+  }
+}
+
+TEST_CASE("a busy store names its writer") {
+  Cli cli;
+  REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
+  StoreOptions so;
+  so.actor = "nightly-job";
+  auto holder = Store::Open(cli.store_, so);
+  REQUIRE(holder);
+  Run r = cli({"--wait-for-writer", "0", "seed-external"});
+  CHECK(r.code == kExitFailure);
+  CHECK(r.err.find("another process (pid ") != std::string::npos);
+  CHECK(r.err.find("nightly-job") != std::string::npos);
+  CHECK(r.err.find("--wait-for-writer") != std::string::npos);
+  // Readers are not blocked.
+  CHECK(cli({"status"}).code == kExitOk);
+}
+
+TEST_CASE("a broken catalogue is a clear error and stores nothing") {
+  Cli cli;
+  const std::string catalogue = cli.dir_.File("catalogue");
+  std::filesystem::create_directory(catalogue);
+  testing::WriteFile(catalogue + "/nhs_dd.json", R"({"format": 1, "datasets": [
+    {"key": "ok_key", "aliases": [], "name": "Fine", "reference_url": "https://x.test/a.html",
+     "tags": ["NHS"], "refresh_interval_days": 7},
+    {"key": "Bad Key", "aliases": [], "name": "Broken", "reference_url": "https://x.test/b.html",
+     "tags": ["NHS"], "refresh_interval_days": 7}]})");
+  testing::WriteFile(catalogue + "/rcpch.json",
+                     R"({"format": 1, "datasets": []})");
+  Run r = cli({"--catalogue", catalogue, "seed-nhs-dd"});
+  CHECK(r.code == kExitFailure);
+  CHECK(r.err.find(catalogue + "/nhs_dd.json: datasets[1] (Bad Key): key:") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(cli.store_));
+
+  Run missing = cli({"--catalogue", cli.dir_.File("nowhere"), "seed-nhs-dd"});
+  CHECK(missing.code == kExitFailure);
+  CHECK(missing.err.find("nowhere/nhs_dd.json") != std::string::npos);
+}
+
+TEST_CASE("--store overrides DATASNAP_STORE") {
+  Cli cli;
+  const std::string other = cli.dir_.File("other.lmdb");
+  REQUIRE(cli({"--store", other, "seed-external"}).code == kExitOk);
+  CHECK(std::filesystem::exists(other));
+  CHECK_FALSE(std::filesystem::exists(cli.store_));
+  // Global options may also follow the command.
+  CHECK(cli.Json({"list", "--json", "--store", other}).size() == 7);
+}
+
+}  // namespace
+}  // namespace datasnap

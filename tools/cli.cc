@@ -1,0 +1,284 @@
+#include "tools/cli.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "seeds/embedded.h"
+#include "tools/commands.h"
+#include "tools/context.h"
+#include "tools/suggest.h"
+#include "tools/version.h"
+
+extern char** environ;
+
+namespace datasnap {
+namespace {
+
+constexpr const char kDefaultStore[] = "datasnap.lmdb";
+
+// One row per command: the table drives both dispatch and help.
+struct CommandSpec {
+  const char* name;
+  std::vector<std::string> aliases;  // the original Django command names
+  const char* summary;
+  void (*define)(CLI::App& sub, CommandArgs& args);
+  int (*run)(Context& ctx, const CommandArgs& args);
+};
+
+void DefineKey(CLI::App& sub, CommandArgs& args) {
+  sub.add_option("KEY", args.key, "dataset key (or an older alias)")
+      ->required();
+}
+
+const std::vector<CommandSpec>& Commands() {
+  static const std::vector<CommandSpec> kCommands = {
+      {"seed-nhs-dd", {"seed_nhs_datasets"},
+       "Create or update the 48 NHS Data Dictionary dataset records",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_flag("--clear", args.clear,
+                      "first delete every NHS Data Dictionary dataset, with "
+                      "its versions (recorded in the audit log)");
+       },
+       RunSeedNhsDd},
+      {"seed-external", {"seed_external_datasets"},
+       "Create or update the 7 RCPCH NHS Organisations dataset records",
+       [](CLI::App&, CommandArgs&) {}, RunSeedExternal},
+      {"list", {},
+       "List datasets",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("--category", args.category,
+                        "only this category: nhs_dd, rcpch, external_api, "
+                        "user_created");
+         sub.add_flag("--json", args.json, "print a JSON array");
+       },
+       RunList},
+      {"show", {},
+       "Show a dataset and its options",
+       [](CLI::App& sub, CommandArgs& args) {
+         DefineKey(sub, args);
+         sub.add_option("--version", args.version,
+                        "show this version instead of the current one");
+         sub.add_flag("--json", args.json, "print one JSON object");
+       },
+       RunShow},
+      {"history", {},
+       "List the versions of a dataset",
+       [](CLI::App& sub, CommandArgs& args) {
+         DefineKey(sub, args);
+         sub.add_flag("--json", args.json, "print a JSON array");
+       },
+       RunHistory},
+      {"status", {},
+       "Per dataset: version, options, last sync, whether due, last error",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_flag("--json", args.json, "print a JSON array");
+       },
+       RunStatus},
+      {"audit", {},
+       "Show the newest audit log events",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("--limit", args.limit, "how many events (default 20)")
+             ->check(CLI::PositiveNumber);
+         sub.add_flag("--json", args.json, "print a JSON array");
+       },
+       RunAudit},
+  };
+  return kCommands;
+}
+
+// Global options that take a value, for finding the command name in argv.
+bool TakesValue(std::string_view arg) {
+  return arg == "--store" || arg == "--catalogue" ||
+         arg == "--wait-for-writer" || arg == "--actor";
+}
+
+// The first argument that is neither an option nor an option's value.
+std::optional<std::string> FindCommandWord(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") return i + 1 < args.size() ? std::optional(args[i + 1]) : std::nullopt;
+    if (a.starts_with("-")) {
+      if (TakesValue(a)) ++i;
+      continue;
+    }
+    return a;
+  }
+  return std::nullopt;
+}
+
+std::string Lookup(const CliEnvironment& env, const std::string& name) {
+  auto it = env.variables.find(name);
+  return it == env.variables.end() ? "" : it->second;
+}
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Fail(ErrorCode::kNotFound, "cannot read '" + path + "': " +
+                                          std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Context
+
+UnixSeconds Context::Now() const {
+  return env.clock ? env.clock() : NowUnixSeconds();
+}
+
+Result<std::unique_ptr<Store>> Context::OpenStore(bool read_only) const {
+  StoreOptions options;
+  options.read_only = read_only;
+  options.actor = global.actor;
+  options.writer_wait = std::chrono::milliseconds(
+      static_cast<long long>(std::llround(global.wait_for_writer * 1000)));
+  options.clock = [this] { return Now(); };
+  auto store = Store::Open(global.store_path, options);
+  if (store) return store;
+  Error e = store.error();
+  if (e.code == ErrorCode::kNotFound && read_only) {
+    e.message += "; create it with `datasnap seed-nhs-dd` and "
+                 "`datasnap seed-external`, or point --store (or "
+                 "DATASNAP_STORE) at an existing store";
+  } else if (e.code == ErrorCode::kBusy) {
+    e.message += ", or allow more time with --wait-for-writer SECONDS";
+  }
+  return std::unexpected(std::move(e));
+}
+
+Result<Catalogue> Context::LoadCatalogue() const {
+  if (global.catalogue_dir.empty()) {
+    return ParseCatalogue({seeds::NhsDdJson(), "seeds/nhs_dd.json"},
+                          {seeds::RcpchJson(), "seeds/rcpch.json"});
+  }
+  const std::string nhs_path = global.catalogue_dir + "/nhs_dd.json";
+  const std::string rcpch_path = global.catalogue_dir + "/rcpch.json";
+  DS_TRY(nhs, ReadWholeFile(nhs_path));
+  DS_TRY(rcpch, ReadWholeFile(rcpch_path));
+  return ParseCatalogue({*nhs, nhs_path}, {*rcpch, rcpch_path});
+}
+
+int Context::ReportError(const Error& error) const {
+  err << "datasnap: error: " << error.message << "\n";
+  return kExitFailure;
+}
+
+void Context::Warn(std::string_view message) const {
+  err << "datasnap: warning: " << message << "\n";
+}
+
+// ------------------------------------------------------------ Environment
+
+CliEnvironment CliEnvironment::FromProcess() {
+  CliEnvironment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.variables.emplace(std::string(kv.substr(0, eq)),
+                          std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+// ----------------------------------------------------------------- RunCli
+
+int RunCli(const std::vector<std::string>& args, std::ostream& out,
+           std::ostream& err, const CliEnvironment& env) {
+  CLI::App app(
+      "datasnap keeps the reference lists behind dropdown questions (NHS Data "
+      "Dictionary code lists, NHS organisation lists, lists organisations "
+      "make) in a versioned LMDB store.",
+      "datasnap");
+  app.set_version_flag("--version", std::string("datasnap ") + kVersion);
+  app.fallthrough();  // global options may also follow the command name
+
+  GlobalOptions global;
+  app.add_option("--store", global.store_path,
+                 "the store file (default: $DATASNAP_STORE, else ./" +
+                     std::string(kDefaultStore) + ")");
+  app.add_option("--catalogue", global.catalogue_dir,
+                 "read nhs_dd.json and rcpch.json from this directory instead "
+                 "of the built-in catalogue");
+  app.add_option("--wait-for-writer", global.wait_for_writer,
+                 "seconds to wait for another process writing the store "
+                 "(default 10)")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--actor", global.actor,
+                 "who is acting, for the audit log (default: login name)");
+
+  CommandArgs command_args;
+  std::vector<std::pair<CLI::App*, const CommandSpec*>> subcommands;
+  std::vector<std::string> names;
+  for (const CommandSpec& spec : Commands()) {
+    CLI::App* sub = app.add_subcommand(spec.name, spec.summary);
+    for (const std::string& alias : spec.aliases) sub->alias(alias);
+    spec.define(*sub, command_args);
+    subcommands.emplace_back(sub, &spec);
+    names.push_back(spec.name);
+    names.insert(names.end(), spec.aliases.begin(), spec.aliases.end());
+  }
+
+  // An unknown command gets a suggestion rather than CLI11's generic text.
+  const auto word = FindCommandWord(args);
+  if (word && std::find(names.begin(), names.end(), *word) == names.end()) {
+    err << "datasnap: error: unknown command '" << *word << "'";
+    if (auto close = ClosestMatch(*word, names)) {
+      err << "; did you mean '" << *close << "'?";
+    }
+    err << "\nRun 'datasnap --help' for the list of commands.\n";
+    return kExitUsage;
+  }
+  if (!word) {
+    const bool asks = std::any_of(args.begin(), args.end(), [](const auto& a) {
+      return a == "--help" || a == "-h" || a == "--version";
+    });
+    if (!asks) {
+      err << app.help() << "\ndatasnap: error: no command given\n";
+      return kExitUsage;
+    }
+  }
+
+  std::vector<const char*> argv{"datasnap"};
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e, out, err);  // help, version
+    err << "datasnap: error: " << e.what() << "\n";
+    err << "Run 'datasnap " << (word ? *word + " " : "")
+        << "--help' for usage.\n";
+    return kExitUsage;
+  }
+
+  if (global.store_path.empty()) global.store_path = Lookup(env, "DATASNAP_STORE");
+  if (global.store_path.empty()) global.store_path = kDefaultStore;
+  if (global.actor.empty()) global.actor = Lookup(env, "USER");
+  if (global.actor.empty()) global.actor = Lookup(env, "LOGNAME");
+  if (global.actor.empty()) {
+    const passwd* pw = getpwuid(geteuid());
+    global.actor = pw != nullptr ? pw->pw_name : "unknown";
+  }
+
+  for (auto [sub, spec] : subcommands) {
+    if (!sub->parsed()) continue;
+    Context ctx(out, err, env, global, spec->name);
+    return spec->run(ctx, command_args);
+  }
+  err << "datasnap: error: no command given\n";
+  return kExitUsage;
+}
+
+}  // namespace datasnap

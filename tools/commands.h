@@ -1,0 +1,23 @@
+// Private to the CLI: the commands, each a function of the context and its
+// arguments returning an ExitCode. cli.cc lists them in its command table.
+#ifndef DATASNAP_TOOLS_COMMANDS_H_
+#define DATASNAP_TOOLS_COMMANDS_H_
+
+#include "tools/context.h"
+
+namespace datasnap {
+
+// seed_commands.cc
+int RunSeedNhsDd(Context& ctx, const CommandArgs& args);
+int RunSeedExternal(Context& ctx, const CommandArgs& args);
+
+// query_commands.cc
+int RunList(Context& ctx, const CommandArgs& args);
+int RunShow(Context& ctx, const CommandArgs& args);
+int RunHistory(Context& ctx, const CommandArgs& args);
+int RunStatus(Context& ctx, const CommandArgs& args);
+int RunAudit(Context& ctx, const CommandArgs& args);
+
+}  // namespace datasnap
+
+#endif  // DATASNAP_TOOLS_COMMANDS_H_

@@ -1,0 +1,68 @@
+// Private to the CLI: what every command receives, and the arguments any
+// command may take (each command registers the ones it uses).
+#ifndef DATASNAP_TOOLS_CONTEXT_H_
+#define DATASNAP_TOOLS_CONTEXT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "core/catalogue.h"
+#include "core/error.h"
+#include "store/store.h"
+#include "tools/cli.h"
+
+namespace datasnap {
+
+// Options that come before the command name.
+struct GlobalOptions {
+  std::string store_path;        // --store, else DATASNAP_STORE, else default
+  std::string catalogue_dir;     // --catalogue; "" = the built-in catalogue
+  double wait_for_writer = 10;   // --wait-for-writer SECONDS
+  std::string actor;             // --actor, else the login name
+};
+
+// Every command's arguments; a command fills only those it registers.
+struct CommandArgs {
+  std::string key;
+  std::optional<std::uint32_t> version;
+  std::string category;
+  bool json = false;
+  bool clear = false;
+  std::size_t limit = 20;
+};
+
+class Context {
+ public:
+  Context(std::ostream& out, std::ostream& err, const CliEnvironment& env,
+          GlobalOptions global, std::string command)
+      : out(out), err(err), env(env), global(std::move(global)),
+        command(std::move(command)) {}
+
+  std::ostream& out;
+  std::ostream& err;
+  const CliEnvironment& env;
+  const GlobalOptions global;
+  const std::string command;  // the command's canonical name
+
+  UnixSeconds Now() const;
+
+  // Opens the store named by the global options. Read-write opens create
+  // it; read-only opens of a missing store fail with advice on creating it.
+  Result<std::unique_ptr<Store>> OpenStore(bool read_only) const;
+
+  // The built-in catalogue, or the one in --catalogue DIR.
+  Result<Catalogue> LoadCatalogue() const;
+
+  // Prints "datasnap: error: <message>" to err and returns the exit code
+  // that fits the error (kExitUsage for unknown names, else kExitFailure).
+  int ReportError(const Error& error) const;
+  void Warn(std::string_view message) const;
+};
+
+}  // namespace datasnap
+
+#endif  // DATASNAP_TOOLS_CONTEXT_H_

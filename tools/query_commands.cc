@@ -1,0 +1,405 @@
+// list, show, history, status, audit: read-only views of the store.
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tools/commands.h"
+#include "tools/suggest.h"
+#include "tools/text_table.h"
+
+namespace datasnap {
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json TimeOrNull(const std::optional<UnixSeconds>& t) {
+  return t ? ordered_json(FormatIso8601(*t)) : ordered_json(nullptr);
+}
+
+ordered_json TextOrNull(const std::string& s) {
+  return s.empty() ? ordered_json(nullptr) : ordered_json(s);
+}
+
+void PrintJson(Context& ctx, const ordered_json& j) {
+  ctx.out << j.dump(2, ' ', false, ordered_json::error_handler_t::replace)
+          << "\n";
+}
+
+ordered_json OptionsJson(const OptionList& options) {
+  ordered_json array = ordered_json::array();
+  for (const Option& o : options.options()) {
+    ordered_json item;
+    item["value"] = o.value;
+    item["label"] = o.label;
+    if (o.parent) item["parent"] = *o.parent;
+    array.push_back(std::move(item));
+  }
+  return array;
+}
+
+ordered_json ProvenanceJson(const Provenance& p) {
+  ordered_json j;
+  j["source_url"] = TextOrNull(p.source_url);
+  j["fetched_at"] = TimeOrNull(p.fetched_at);
+  j["etag"] = TextOrNull(p.etag);
+  j["last_modified"] = TextOrNull(p.last_modified);
+  j["raw_sha256"] = TextOrNull(p.raw_sha256);
+  j["note"] = TextOrNull(p.note);
+  return j;
+}
+
+// What list --json and show --json say about a dataset.
+ordered_json DatasetJson(const DatasetRecord& r) {
+  const Dataset& d = r.dataset;
+  ordered_json j;
+  j["key"] = d.key;
+  j["name"] = d.name;
+  j["description"] = d.description;
+  j["category"] = CategoryName(d.category);
+  j["source_type"] = SourceTypeName(d.source_type);
+  j["reference_url"] = TextOrNull(d.reference_url);
+  j["api_endpoint"] = TextOrNull(d.api_endpoint);
+  j["tags"] = d.tags;
+  j["aliases"] = d.aliases;
+  j["is_global"] = d.is_global;
+  j["organization"] = TextOrNull(d.organization);
+  j["parent"] = TextOrNull(d.parent);
+  j["sync_frequency_hours"] = d.sync_frequency_hours;
+  j["version"] = r.sync.version == 0 ? ordered_json(nullptr)
+                                     : ordered_json(r.sync.version);
+  j["option_count"] = r.sync.option_count;
+  j["options_sha256"] = TextOrNull(r.sync.options_sha256);
+  j["last_synced_at"] = TimeOrNull(r.sync.last_synced_at);
+  j["last_checked_at"] = TimeOrNull(r.sync.last_checked_at);
+  j["last_error"] = TextOrNull(r.sync.last_error);
+  return j;
+}
+
+std::string VersionText(std::uint32_t v) {
+  return v == 0 ? "-" : std::to_string(v);
+}
+
+// Finds the stored dataset for `typed`: its key, or an alias known to the
+// store or the catalogue. On failure prints "no dataset 'x'; did you mean
+// 'y'?" and sets *exit_code to kExitUsage.
+Result<DatasetRecord> ResolveDataset(Context& ctx, const ReadTxn& txn,
+                                     const std::string& typed) {
+  DS_TRY(record, txn.GetDataset(typed));
+  if (*record) return std::move(**record);
+  DS_TRY(target, txn.ResolveAlias(typed));
+  std::optional<std::string> key = *target;
+  if (!key) {
+    if (auto catalogue = ctx.LoadCatalogue()) {
+      if (const CatalogueEntry* e = catalogue->Find(typed)) key = e->dataset.key;
+    }
+  }
+  if (key) {
+    DS_TRY(aliased, txn.GetDataset(*key));
+    if (*aliased) return std::move(**aliased);
+  }
+  DS_TRY(all, txn.ListDatasets());
+  std::vector<std::string> candidates;
+  for (const DatasetRecord& r : *all) {
+    candidates.push_back(r.dataset.key);
+    for (const std::string& a : r.dataset.aliases) candidates.push_back(a);
+  }
+  std::string message = "no dataset '" + typed + "'";
+  if (auto close = ClosestMatch(typed, candidates)) {
+    message += "; did you mean '" + *close + "'?";
+  } else {
+    message += "; `datasnap list` shows the datasets in the store";
+  }
+  return Fail(ErrorCode::kNotFound, message);
+}
+
+// Unknown names are usage errors (exit 2); everything else a failure.
+int Report(Context& ctx, const Error& e) {
+  const int code = ctx.ReportError(e);
+  return e.code == ErrorCode::kNotFound && e.message.starts_with("no dataset")
+             ? kExitUsage
+             : code;
+}
+
+Result<std::vector<DatasetRecord>> ActiveDatasets(const ReadTxn& txn) {
+  DS_TRY(all, txn.ListDatasets());
+  std::erase_if(*all, [](const DatasetRecord& r) { return !r.dataset.is_active; });
+  return std::move(*all);
+}
+
+}  // namespace
+
+int RunList(Context& ctx, const CommandArgs& args) {
+  std::optional<Category> only;
+  if (!args.category.empty()) {
+    only = ParseCategory(args.category);
+    if (!only) {
+      ctx.ReportError(Error{ErrorCode::kInvalidArgument,
+                            "unknown category '" + args.category +
+                                "'; categories are nhs_dd, rcpch, "
+                                "external_api, user_created"});
+      return kExitUsage;
+    }
+  }
+  auto store = ctx.OpenStore(/*read_only=*/true);
+  if (!store) return ctx.ReportError(store.error());
+  auto datasets = (*store)->Read(ActiveDatasets);
+  if (!datasets) return ctx.ReportError(datasets.error());
+  std::erase_if(*datasets, [&](const DatasetRecord& r) {
+    return only && r.dataset.category != *only;
+  });
+
+  if (args.json) {
+    ordered_json array = ordered_json::array();
+    for (const DatasetRecord& r : *datasets) array.push_back(DatasetJson(r));
+    PrintJson(ctx, array);
+    return kExitOk;
+  }
+  TextTable table({"KEY", "CATEGORY", "VERSION", "OPTIONS", "NAME"});
+  for (const DatasetRecord& r : *datasets) {
+    table.AddRow({r.dataset.key, std::string(CategoryName(r.dataset.category)),
+                  VersionText(r.sync.version),
+                  std::to_string(r.sync.option_count), r.dataset.name});
+  }
+  table.Print(ctx.out);
+  ctx.out << datasets->size() << " dataset(s)\n";
+  return kExitOk;
+}
+
+int RunShow(Context& ctx, const CommandArgs& args) {
+  auto store = ctx.OpenStore(/*read_only=*/true);
+  if (!store) return ctx.ReportError(store.error());
+  struct Shown {
+    DatasetRecord record;
+    std::optional<VersionRecord> version;
+  };
+  auto shown = (*store)->Read([&](const ReadTxn& txn) -> Result<Shown> {
+    DS_TRY(record, ResolveDataset(ctx, txn, args.key));
+    Shown s{std::move(*record), std::nullopt};
+    const std::uint32_t wanted = args.version.value_or(0);
+    if (args.version && *args.version == 0) {
+      return Fail(ErrorCode::kInvalidArgument, "versions start at 1");
+    }
+    DS_TRY(version, txn.GetVersion(s.record.dataset.key, wanted));
+    if (!*version && args.version) {
+      const std::uint32_t current = s.record.sync.version;
+      return Fail(ErrorCode::kNotFound,
+                  "no dataset version: '" + s.record.dataset.key +
+                      "' has no version " + std::to_string(*args.version) +
+                      (current == 0 ? " (it has no versions yet)"
+                                    : " (versions 1 to " +
+                                          std::to_string(current) + ")"));
+    }
+    s.version = std::move(*version);
+    return s;
+  });
+  if (!shown) {
+    const Error& e = shown.error();
+    if (e.message.starts_with("no dataset version: ")) {
+      ctx.ReportError(Error{e.code, e.message.substr(20)});
+      return kExitUsage;
+    }
+    if (e.code == ErrorCode::kInvalidArgument) {
+      ctx.ReportError(e);
+      return kExitUsage;
+    }
+    return Report(ctx, e);
+  }
+  const DatasetRecord& r = shown->record;
+  const std::optional<VersionRecord>& v = shown->version;
+
+  if (args.json) {
+    ordered_json j = DatasetJson(r);
+    if (v) {
+      j["version"] = v->version;
+      j["option_count"] = v->options.size();
+      j["options_sha256"] = v->options_sha256;
+      j["version_created_at"] = FormatIso8601(v->created_at);
+      j["provenance"] = ProvenanceJson(v->provenance);
+      j["options"] = OptionsJson(v->options);
+    } else {
+      j["version_created_at"] = nullptr;
+      j["provenance"] = nullptr;
+      j["options"] = ordered_json::array();
+    }
+    PrintJson(ctx, j);
+    return kExitOk;
+  }
+
+  const Dataset& d = r.dataset;
+  ctx.out << d.name << " (" << d.key << ")\n";
+  if (!d.description.empty()) ctx.out << "  " << d.description << "\n";
+  ctx.out << "  category: " << CategoryName(d.category)
+          << ", source: " << SourceTypeName(d.source_type) << "\n";
+  if (!d.reference_url.empty()) ctx.out << "  reference: " << d.reference_url << "\n";
+  if (!d.api_endpoint.empty()) ctx.out << "  endpoint: " << d.api_endpoint << "\n";
+  if (!d.tags.empty()) {
+    ctx.out << "  tags:";
+    for (std::size_t i = 0; i < d.tags.size(); ++i) {
+      ctx.out << (i ? ", " : " ") << d.tags[i];
+    }
+    ctx.out << "\n";
+  }
+  if (!v) {
+    ctx.out << "  no options stored yet (never fetched)\n";
+    return kExitOk;
+  }
+  ctx.out << "  version " << v->version << " of " << r.sync.version << ", "
+          << v->options.size() << " options, stored "
+          << FormatIso8601(v->created_at) << "\n";
+  ctx.out << "  sha256: " << v->options_sha256 << "\n";
+  if (!v->provenance.source_url.empty()) {
+    ctx.out << "  from: " << v->provenance.source_url << "\n";
+  }
+  ctx.out << "\n";
+  bool any_parent = false;
+  for (const Option& o : v->options.options()) any_parent |= o.parent.has_value();
+  TextTable table(any_parent ? std::vector<std::string>{"VALUE", "LABEL", "PARENT"}
+                             : std::vector<std::string>{"VALUE", "LABEL"});
+  for (const Option& o : v->options.options()) {
+    if (any_parent) {
+      table.AddRow({o.value, o.label, o.parent.value_or("")});
+    } else {
+      table.AddRow({o.value, o.label});
+    }
+  }
+  table.Print(ctx.out);
+  return kExitOk;
+}
+
+int RunHistory(Context& ctx, const CommandArgs& args) {
+  auto store = ctx.OpenStore(/*read_only=*/true);
+  if (!store) return ctx.ReportError(store.error());
+  struct History {
+    DatasetRecord record;
+    std::vector<VersionRecord> versions;
+  };
+  auto history = (*store)->Read([&](const ReadTxn& txn) -> Result<History> {
+    DS_TRY(record, ResolveDataset(ctx, txn, args.key));
+    DS_TRY(versions, txn.ListVersions(record->dataset.key, false));
+    return History{std::move(*record), std::move(*versions)};
+  });
+  if (!history) return Report(ctx, history.error());
+
+  if (args.json) {
+    ordered_json array = ordered_json::array();
+    for (const VersionRecord& v : history->versions) {
+      ordered_json j;
+      j["version"] = v.version;
+      j["created_at"] = FormatIso8601(v.created_at);
+      j["option_count"] = v.option_count;
+      j["options_sha256"] = v.options_sha256;
+      j["provenance"] = ProvenanceJson(v.provenance);
+      array.push_back(std::move(j));
+    }
+    PrintJson(ctx, array);
+    return kExitOk;
+  }
+  ctx.out << history->record.dataset.name << " ("
+          << history->record.dataset.key << ")\n";
+  if (history->versions.empty()) {
+    ctx.out << "no versions yet (never fetched)\n";
+    return kExitOk;
+  }
+  TextTable table({"VERSION", "STORED", "OPTIONS", "SHA256", "SOURCE"});
+  for (const VersionRecord& v : history->versions) {
+    table.AddRow({std::to_string(v.version), FormatIso8601(v.created_at),
+                  std::to_string(v.option_count), v.options_sha256.substr(0, 12),
+                  v.provenance.source_url});
+  }
+  table.Print(ctx.out);
+  return kExitOk;
+}
+
+int RunStatus(Context& ctx, const CommandArgs& args) {
+  auto store = ctx.OpenStore(/*read_only=*/true);
+  if (!store) return ctx.ReportError(store.error());
+  auto datasets = (*store)->Read(ActiveDatasets);
+  if (!datasets) return ctx.ReportError(datasets.error());
+  const UnixSeconds now = ctx.Now();
+
+  auto next_due = [](const DatasetRecord& r) -> std::optional<UnixSeconds> {
+    if (!r.sync.last_synced_at || r.dataset.sync_frequency_hours <= 0) {
+      return std::nullopt;
+    }
+    return *r.sync.last_synced_at +
+           UnixSeconds{r.dataset.sync_frequency_hours} * 3600;
+  };
+
+  if (args.json) {
+    ordered_json array = ordered_json::array();
+    for (const DatasetRecord& r : *datasets) {
+      ordered_json j;
+      j["key"] = r.dataset.key;
+      j["name"] = r.dataset.name;
+      j["category"] = CategoryName(r.dataset.category);
+      j["version"] = r.sync.version == 0 ? ordered_json(nullptr)
+                                         : ordered_json(r.sync.version);
+      j["option_count"] = r.sync.option_count;
+      j["last_synced_at"] = TimeOrNull(r.sync.last_synced_at);
+      j["last_scraped"] = TimeOrNull(r.sync.last_scraped);
+      j["last_checked_at"] = TimeOrNull(r.sync.last_checked_at);
+      j["due"] = IsDue(r, now);
+      j["next_due_at"] = TimeOrNull(next_due(r));
+      j["last_error"] = TextOrNull(r.sync.last_error);
+      array.push_back(std::move(j));
+    }
+    PrintJson(ctx, array);
+    return kExitOk;
+  }
+
+  TextTable table({"KEY", "CATEGORY", "VERSION", "OPTIONS", "LAST SYNCED",
+                   "DUE", "LAST ERROR"});
+  std::size_t with_options = 0, due = 0, errors = 0;
+  for (const DatasetRecord& r : *datasets) {
+    const bool is_due = IsDue(r, now);
+    with_options += r.sync.version > 0;
+    due += is_due;
+    errors += !r.sync.last_error.empty();
+    std::string due_text = is_due ? "now" : "-";
+    if (auto next = next_due(r); next && !is_due) due_text = FormatAge(*next, now);
+    std::string error = r.sync.last_error;
+    if (error.size() > 60) error = error.substr(0, 57) + "...";
+    table.AddRow({r.dataset.key, std::string(CategoryName(r.dataset.category)),
+                  VersionText(r.sync.version),
+                  std::to_string(r.sync.option_count),
+                  FormatAge(r.sync.last_synced_at, now), due_text, error});
+  }
+  table.Print(ctx.out);
+  ctx.out << datasets->size() << " datasets: " << with_options
+          << " with options, " << due << " due now, " << errors
+          << " with errors\n";
+  return kExitOk;
+}
+
+int RunAudit(Context& ctx, const CommandArgs& args) {
+  auto store = ctx.OpenStore(/*read_only=*/true);
+  if (!store) return ctx.ReportError(store.error());
+  auto events = (*store)->Read(
+      [&](const ReadTxn& txn) { return txn.ListAudit(args.limit); });
+  if (!events) return ctx.ReportError(events.error());
+  if (args.json) {
+    ordered_json array = ordered_json::array();
+    for (const AuditEvent& e : *events) {
+      ordered_json j;
+      j["seq"] = e.seq;
+      j["time"] = FormatIso8601(e.time);
+      j["actor"] = e.actor;
+      j["action"] = e.action;
+      j["dataset"] = TextOrNull(e.dataset);
+      j["detail"] = e.detail;
+      array.push_back(std::move(j));
+    }
+    PrintJson(ctx, array);
+    return kExitOk;
+  }
+  TextTable table({"SEQ", "TIME", "ACTOR", "ACTION", "DATASET", "DETAIL"});
+  for (const AuditEvent& e : *events) {
+    table.AddRow({std::to_string(e.seq), FormatIso8601(e.time), e.actor,
+                  e.action, e.dataset.empty() ? "-" : e.dataset, e.detail});
+  }
+  table.Print(ctx.out);
+  return kExitOk;
+}
+
+}  // namespace datasnap

@@ -1,0 +1,117 @@
+// seed-nhs-dd and seed-external: write the catalogue's dataset records into
+// the store. Idempotent: a second run changes nothing but the audit log.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "tools/commands.h"
+
+namespace datasnap {
+namespace {
+
+struct SeedTally {
+  std::size_t catalogue = 0;
+  std::vector<std::pair<const Dataset*, UpsertOutcome>> outcomes;
+  std::size_t cleared = 0;
+  std::size_t cleared_versions = 0;
+  std::vector<std::string> conflicts;  // keys taken by another category
+  std::vector<std::string> orphans;    // stored, but gone from the catalogue
+
+  std::size_t Count(UpsertOutcome o) const {
+    return std::count_if(outcomes.begin(), outcomes.end(),
+                         [o](const auto& p) { return p.second == o; });
+  }
+};
+
+int Seed(Context& ctx, Category category, std::string_view title,
+         bool clear) {
+  auto catalogue = ctx.LoadCatalogue();
+  if (!catalogue) return ctx.ReportError(catalogue.error());
+  std::vector<const CatalogueEntry*> entries;
+  for (const CatalogueEntry& e : catalogue->entries()) {
+    if (e.dataset.category == category) entries.push_back(&e);
+  }
+  auto store = ctx.OpenStore(/*read_only=*/false);
+  if (!store) return ctx.ReportError(store.error());
+
+  auto tally = (*store)->Write([&](WriteTxn& txn) -> Result<SeedTally> {
+    SeedTally t;
+    t.catalogue = entries.size();
+    if (clear) {
+      DS_TRY(all, txn.ListDatasets());
+      for (const DatasetRecord& r : *all) {
+        if (r.dataset.category != category) continue;
+        DS_TRY(versions, txn.RemoveDataset(r.dataset.key));
+        ++t.cleared;
+        t.cleared_versions += *versions;
+      }
+    }
+    for (const CatalogueEntry* e : entries) {
+      DS_TRY(existing, txn.GetDataset(e->dataset.key));
+      if (*existing && (*existing)->dataset.category != category) {
+        t.conflicts.push_back(e->dataset.key + " (stored as " +
+                              std::string(CategoryName(
+                                  (*existing)->dataset.category)) +
+                              ")");
+        continue;
+      }
+      DS_TRY(outcome, txn.UpsertDataset(e->dataset));
+      t.outcomes.emplace_back(&e->dataset, *outcome);
+    }
+    DS_TRY(all, txn.ListDatasets());
+    for (const DatasetRecord& r : *all) {
+      if (r.dataset.category == category &&
+          catalogue->Find(r.dataset.key) == nullptr) {
+        t.orphans.push_back(r.dataset.key);
+      }
+    }
+    std::string detail = "created " + std::to_string(t.Count(UpsertOutcome::kCreated)) +
+                         ", updated " + std::to_string(t.Count(UpsertOutcome::kUpdated)) +
+                         ", unchanged " + std::to_string(t.Count(UpsertOutcome::kUnchanged));
+    if (clear) {
+      detail += "; cleared " + std::to_string(t.cleared) + " dataset(s) with " +
+                std::to_string(t.cleared_versions) + " version(s) first";
+    }
+    DS_CHECK(txn.AppendAudit(ctx.command, "", detail));
+    return t;
+  });
+  if (!tally) return ctx.ReportError(tally.error());
+
+  if (clear) {
+    ctx.out << "Cleared " << tally->cleared << " " << title
+            << " dataset(s) with " << tally->cleared_versions
+            << " version(s).\n";
+  }
+  for (const auto& [dataset, outcome] : tally->outcomes) {
+    if (outcome == UpsertOutcome::kUnchanged) continue;
+    ctx.out << (outcome == UpsertOutcome::kCreated ? "  created  " : "  updated  ")
+            << dataset->key << "  " << dataset->name << "\n";
+  }
+  ctx.out << title << ": " << tally->catalogue << " datasets in the catalogue; "
+          << tally->Count(UpsertOutcome::kCreated) << " created, "
+          << tally->Count(UpsertOutcome::kUpdated) << " updated, "
+          << tally->Count(UpsertOutcome::kUnchanged) << " unchanged.\n";
+  for (const std::string& key : tally->orphans) {
+    ctx.Warn("'" + key + "' is in the store but no longer in the catalogue; `datasnap " +
+             ctx.command + " --clear` removes it");
+  }
+  for (const std::string& conflict : tally->conflicts) {
+    ctx.ReportError(Error{ErrorCode::kAlreadyExists,
+                          "key " + conflict +
+                              " is taken by a dataset of another category; "
+                              "left as it is"});
+  }
+  return tally->conflicts.empty() ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int RunSeedNhsDd(Context& ctx, const CommandArgs& args) {
+  return Seed(ctx, Category::kNhsDd, "NHS Data Dictionary", args.clear);
+}
+
+int RunSeedExternal(Context& ctx, const CommandArgs& args) {
+  return Seed(ctx, Category::kRcpch, "RCPCH NHS Organisations", args.clear);
+}
+
+}  // namespace datasnap
