@@ -196,7 +196,12 @@ Result<OptionList> ReadOptions(array items, std::string_view what,
                              std::move(*parent)});
   }
   auto list = OptionList::Make(std::move(options));
-  if (!list) return Wrap(list.error(), std::string(what) + ": " + std::string(path));
+  if (!list) {
+    // Options read here were stored or published: a bad list is corruption.
+    return Fail(ErrorCode::kCorrupt, std::string(what) + ": " +
+                                         std::string(path) + ": " +
+                                         list.error().message);
+  }
   return list;
 }
 

@@ -32,7 +32,8 @@ Result<simdjson::dom::element> Parse(simdjson::dom::parser& parser,
                                      std::string_view bytes,
                                      std::string_view what);
 
-// The JSON type of `e` for messages: "object", "array", "string", ...
+// The JSON type of `e` for messages: "an object", "an array", "a string",
+// "null", ...
 std::string_view TypeName(const simdjson::dom::element& e);
 
 // Typed access to the fields of one object. Missing required fields, wrong
@@ -77,7 +78,8 @@ class ObjectReader {
 };
 
 // Reads a canonical options array ([{"value","label"[,"parent"]}, ...]) into
-// a validated OptionList.
+// a validated OptionList. Every failure is kCorrupt: these arrays come from
+// the store or from published files, never from users.
 Result<OptionList> ReadOptions(simdjson::dom::array array, std::string_view what,
                                std::string_view path);
 

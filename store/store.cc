@@ -1,11 +1,14 @@
 #include "store/store.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <set>
+#include <tuple>
 #include <shared_mutex>
 
 #include "core/canonical_json.h"
@@ -35,17 +38,65 @@ constexpr std::size_t kMaxRawBytes = std::size_t{256} << 20;
 // 511 bytes).
 constexpr std::size_t kMaxUrlKeyBytes = 400;
 
+// The files this process has open as stores, by device and inode: LMDB
+// forbids opening one environment twice in a process (closing the second
+// would drop the first's locks).
+// Entries carry the pid that made them: a child forked while its parent
+// had a store open has not opened it itself.
+class OpenFiles {
+ public:
+  using Id = std::tuple<pid_t, dev_t, ino_t>;
+  static bool Add(Id id) {
+    std::lock_guard lock(mutex());
+    return ids().insert(id).second;
+  }
+  static void Remove(Id id) {
+    std::lock_guard lock(mutex());
+    ids().erase(id);
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::set<Id>& ids() {
+    static std::set<Id> s;
+    return s;
+  }
+};
+
+// Holds a file's place in OpenFiles for the life of a Store.
+struct OpenFileClaim {
+  std::optional<OpenFiles::Id> id;
+  ~OpenFileClaim() {
+    if (id) OpenFiles::Remove(*id);
+  }
+};
+
 struct StoreState {
   std::string path;
   StoreOptions options;
-  // Declared before env so that the environment closes first.
+  // Destroyed in reverse order: the environment closes first, then the
+  // file leaves OpenFiles, then the writer lock goes, so that a process
+  // that was waiting for the lock finds the file free in both senses.
   std::unique_ptr<WriterLock> writer_lock;
+  OpenFileClaim claim;
   Env env;
   MDB_dbi meta = 0, datasets = 0, versions = 0, aliases = 0, raw = 0,
           http = 0, audit = 0;
   // Shared by every transaction of this process; held exclusively while the
   // map size changes, which LMDB allows only with no transaction open.
   mutable std::shared_mutex map_mutex;
+  // Taken before map_mutex, shared or exclusive. Whoever waits for
+  // map_mutex exclusively holds it, so that new transactions queue behind
+  // the resize instead of starving it (std::shared_mutex prefers readers).
+  mutable std::mutex map_gate;
+
+  std::shared_lock<std::shared_mutex> ShareMap() const {
+    std::lock_guard gate(map_gate);
+    return std::shared_lock(map_mutex);
+  }
   // One write transaction at a time within this process.
   std::mutex write_mutex;
 
@@ -63,6 +114,13 @@ namespace {
 Result<std::optional<std::string>> Get(MDB_txn* txn, MDB_dbi dbi,
                                        std::string_view key,
                                        std::string_view table) {
+  // LMDB refuses empty and oversized keys (MDB_BAD_VALSIZE); no such key can
+  // be stored, so looking one up finds nothing.
+  if (key.empty() ||
+      key.size() > static_cast<std::size_t>(
+                       mdb_env_get_maxkeysize(mdb_txn_env(txn)))) {
+    return std::optional<std::string>();
+  }
   MDB_val k = ToVal(key), v;
   const int rc = mdb_get(txn, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string>();
@@ -93,6 +151,26 @@ Result<Cursor> OpenCursor(MDB_txn* txn, MDB_dbi dbi, std::string_view table) {
   const int rc = mdb_cursor_open(txn, dbi, &c);
   if (rc != 0) return std::unexpected(MdbError(rc, "mdb_cursor_open", table));
   return Cursor(c);
+}
+
+// The highest version number stored for `dataset`, 0 if none: one cursor
+// step from the largest key the dataset could have.
+Result<std::uint32_t> NewestStoredVersion(MDB_txn* txn, MDB_dbi dbi,
+                                          std::string_view dataset) {
+  DS_TRY(cursor, OpenCursor(txn, dbi, kVersionsDb));
+  const std::string prefix = VersionPrefix(dataset);
+  const std::string limit = VersionKey(dataset, UINT32_MAX);
+  MDB_val k = ToVal(limit), v;
+  int rc = mdb_cursor_get(cursor->get(), &k, &v, MDB_SET_RANGE);
+  if (rc == 0 && FromVal(k) == limit) return UINT32_MAX;
+  // Now at the first key past the dataset's range (or past the end).
+  rc = mdb_cursor_get(cursor->get(), &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+  if (rc == MDB_NOTFOUND) return 0u;
+  if (rc != 0) return std::unexpected(MdbError(rc, "mdb_cursor_get", kVersionsDb));
+  if (!FromVal(k).starts_with(prefix)) return 0u;
+  auto version = VersionOfKey(FromVal(k));
+  if (!version) return Fail(ErrorCode::kCorrupt, "versions table has a bad key");
+  return *version;
 }
 
 std::string UrlKey(std::string_view url) {
@@ -244,9 +322,21 @@ Result<UpsertOutcome> WriteTxn::UpsertDataset(const Dataset& dataset) {
   if (*existing && (*existing)->dataset == dataset) {
     return UpsertOutcome::kUnchanged;
   }
+  if (!*existing) {
+    DS_TRY(aliased, ResolveAlias(dataset.key));
+    if (*aliased) {
+      return Fail(ErrorCode::kAlreadyExists,
+                  "key '" + dataset.key + "' is an alias of '" + **aliased +
+                      "'; choose another key");
+    }
+  }
   // Point every alias at this key, and drop the ones it no longer has.
   for (const std::string& alias : dataset.aliases) {
     DS_CHECK(ValidateKey(alias));
+    if (alias == dataset.key) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "dataset '" + dataset.key + "' lists its own key as an alias");
+    }
     DS_TRY(owner, GetDataset(alias));
     if (*owner) {
       return Fail(ErrorCode::kAlreadyExists,
@@ -347,10 +437,8 @@ Result<CommitResult> WriteTxn::CommitOptions(std::string_view key,
   if (changed) {
     // Number after the newest stored version, even if the record lags.
     std::uint32_t next = sync.version + 1;
-    DS_TRY(versions, ListVersions(key, /*with_options=*/false));
-    if (!versions->empty() && versions->back().version >= next) {
-      next = versions->back().version + 1;
-    }
+    DS_TRY(newest, NewestStoredVersion(txn_, state_->versions, key));
+    if (*newest >= next) next = *newest + 1;
     VersionRecord v;
     v.key = std::string(key);
     v.version = next;
@@ -464,6 +552,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
     return Fail(ErrorCode::kInvalidArgument,
                 quoted + " is a directory; a store is a single file");
   }
+  if (exists && ro && st.st_size == 0) {
+    // LMDB would take it for a new environment and fail with EBADF.
+    return Fail(ErrorCode::kCorrupt,
+                quoted + " is empty, not a datasnap store (is --store "
+                         "pointing at something else?)");
+  }
   if (!exists) {
     if (ro) return Fail(ErrorCode::kNotFound, "no store at " + quoted);
     const auto slash = path.rfind('/');
@@ -476,12 +570,25 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                             "' does not exist");
     }
   }
+  auto claim_open_file = [&](const struct stat& file) -> Status {
+    const OpenFiles::Id id{getpid(), file.st_dev, file.st_ino};
+    if (!OpenFiles::Add(id)) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "store " + quoted + " is already open in this process");
+    }
+    state->claim.id = id;
+    return {};
+  };
   if (!ro) {
-    auto lock = WriterLock::Acquire(path + "-writer", options.actor,
+    // The writer lock comes first, so that a second writer in this process
+    // hears who holds the store, as one in another process would.
+    auto lock = WriterLock::Acquire(path + "-writer",
+                                    options.actor + ": " + options.purpose,
                                     options.writer_wait);
     if (!lock) return Wrap(lock.error(), "store " + quoted);
     state->writer_lock = std::move(*lock);
   }
+  if (exists) DS_CHECK(claim_open_file(st));
 
   MDB_env* raw_env = nullptr;
   if (int rc = mdb_env_create(&raw_env); rc != 0) {
@@ -513,6 +620,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
                            "something else?)");
     }
     return std::unexpected(MdbError(rc, "mdb_env_open", path));
+  }
+  if (!exists) {
+    if (stat(path.c_str(), &st) != 0) {
+      return Fail(ErrorCode::kIo, "store " + quoted + " vanished after creation");
+    }
+    DS_CHECK(claim_open_file(st));
   }
   if (!ro) {
     int dead = 0;
@@ -580,17 +693,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
 
 Status Store::RunRead(const std::function<Status(const ReadTxn&)>& fn) {
   MDB_env* env = state_->env.get();
-  std::shared_lock lock(state_->map_mutex);
+  std::shared_lock lock = state_->ShareMap();
   MDB_txn* raw = nullptr;
   int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &raw);
   if (rc == MDB_MAP_RESIZED) {
     // Another process grew the map: adopt its size and try again.
     lock.unlock();
     {
+      std::lock_guard gate(state_->map_gate);
       std::unique_lock exclusive(state_->map_mutex);
-      mdb_env_set_mapsize(env, 0);
+      if (int resized = mdb_env_set_mapsize(env, 0); resized != 0) {
+        return std::unexpected(MdbError(resized, "mdb_env_set_mapsize", path()));
+      }
     }
-    lock.lock();
+    lock = state_->ShareMap();
     rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &raw);
   }
   if (rc != 0) return std::unexpected(MdbError(rc, "mdb_txn_begin", path()));
@@ -608,7 +724,7 @@ Status Store::RunWrite(const std::function<Status(WriteTxn&)>& fn) {
   for (;;) {
     Status status;
     {
-      std::shared_lock lock(state_->map_mutex);
+      std::shared_lock lock = state_->ShareMap();
       MDB_txn* raw = nullptr;
       if (int rc = mdb_txn_begin(env, nullptr, 0, &raw); rc != 0) {
         return std::unexpected(MdbError(rc, "mdb_txn_begin", path()));
@@ -625,6 +741,7 @@ Status Store::RunWrite(const std::function<Status(WriteTxn&)>& fn) {
     if (status || status.error().code != ErrorCode::kMapFull) return status;
 
     // The map is full: the transaction is gone; grow the map and run again.
+    std::lock_guard gate(state_->map_gate);
     std::unique_lock exclusive(state_->map_mutex);
     const std::size_t current = map_size();
     const std::size_t limit = state_->options.max_map_size;

@@ -59,9 +59,12 @@ struct StoreOptions {
   // How long a read-write open waits for another writer to finish.
   // Default: 0, fail at once.
   std::chrono::milliseconds writer_wait{0};
-  // Says who writes, in the writer lock ("datasnap seed-nhs-dd") and as the
-  // actor of audit events. Default: "datasnap".
+  // Who acts: the actor of audit events, and named in the writer lock.
+  // Default: "datasnap".
   std::string actor = "datasnap";
+  // What the writer is doing, shown to a second writer that finds the store
+  // busy ("datasnap seed-nhs-dd"). Default: "datasnap".
+  std::string purpose = "datasnap";
   // Source of timestamps. Default (empty): the system clock.
   std::function<UnixSeconds()> clock;
 };
@@ -179,10 +182,14 @@ class Store {
  public:
   // Opens (read-write: creating) the store at `path`, a single LMDB data
   // file; LMDB keeps its lock table in `path`-lock and datasnap its writer
-  // lock in `path`-writer. Errors:
+  // lock in `path`-writer. LMDB forbids opening one file twice in a process,
+  // so a second open of the same file while a Store has it is refused.
+  // A child forked while a read-write Store is open keeps the writer lock
+  // until it exits or execs. Errors:
   //   kNotFound     read-only open of a missing file, or a missing directory
   //   kBusy         another process holds the writer lock (after writer_wait)
   //   kUnsupported  the store was written by a newer datasnap
+  //   kInvalidArgument  this process already has the store open
   //   kIo/kCorrupt  permissions, or not an LMDB/datasnap file
   static Result<std::unique_ptr<Store>> Open(const std::string& path,
                                              const StoreOptions& options);

@@ -142,6 +142,7 @@ Result<std::unique_ptr<Store>> Context::OpenStore(bool read_only) const {
   StoreOptions options;
   options.read_only = read_only;
   options.actor = global.actor;
+  options.purpose = "datasnap " + command;
   options.writer_wait = std::chrono::milliseconds(
       static_cast<long long>(std::llround(global.wait_for_writer * 1000)));
   options.clock = [this] { return Now(); };

@@ -149,6 +149,7 @@ TEST_CASE("Open explains missing paths, directories and foreign files") {
   while (long_text.size() < 20000) long_text += "name,value\nfoo,bar\n";
   testing::WriteFile(dir.File("notes.txt"), short_text);
   testing::WriteFile(dir.File("big.csv"), long_text);
+  testing::WriteFile(dir.File("empty.lmdb"), "");
 
   const struct {
     const char* what;
@@ -175,6 +176,8 @@ TEST_CASE("Open explains missing paths, directories and foreign files") {
        ErrorCode::kCorrupt, {dir.File("big.csv"), "not an LMDB file"}},
       {"read-only, long text file", dir.File("big.csv"), true,
        ErrorCode::kCorrupt, {dir.File("big.csv"), "not an LMDB file"}},
+      {"read-only, empty file", dir.File("empty.lmdb"), true,
+       ErrorCode::kCorrupt, {dir.File("empty.lmdb"), "empty"}},
   };
   for (const auto& c : kCases) {
     INFO(c.what << ": " << c.path);
@@ -194,6 +197,11 @@ TEST_CASE("Open explains missing paths, directories and foreign files") {
   CHECK_FALSE(std::filesystem::exists(dir.File("no_such_dir")));
   CHECK(testing::ReadFile(dir.File("notes.txt")) == short_text);
   CHECK(testing::ReadFile(dir.File("big.csv")) == long_text);
+  CHECK(testing::ReadFile(dir.File("empty.lmdb")).empty());
+
+  // Read-write, an empty file becomes a new store (as LMDB itself does).
+  auto store = MustOpen(dir.File("empty.lmdb"), StoreOptions{});
+  CHECK(Upsert(*store, MakeDataset("k")) == UpsertOutcome::kCreated);
 }
 
 TEST_CASE("A read-only store reads but refuses to write") {
@@ -1111,6 +1119,54 @@ TEST_CASE("RemoveDataset of an unknown dataset is kNotFound") {
   CHECK(ListVersions(*store, "ab").size() == 1);
 }
 
+TEST_CASE("Lookups of keys LMDB cannot hold find nothing") {
+  TempDir dir;
+  FakeClock clock;
+  auto store = MustOpen(dir.File("s.lmdb"), OptionsWith(clock));
+  Upsert(*store, MakeDataset("k"));
+  Commit(*store, "k", MakeOptions(1, "x"));
+  // LMDB keys are 1 to 511 bytes; a lookup outside that range is a miss,
+  // not an I/O error.
+  for (const std::string& key : {std::string(), std::string(600, 'k')}) {
+    INFO("key of " << key.size() << " bytes");
+    const auto found = store->Read([&](const ReadTxn& txn) -> Result<bool> {
+      DS_TRY(dataset, txn.GetDataset(key));
+      DS_TRY(alias, txn.ResolveAlias(key));
+      DS_TRY(version, txn.GetVersion(key, 0));
+      DS_TRY(versions, txn.ListVersions(key, false));
+      DS_TRY(raw, txn.GetRaw(key));
+      DS_TRY(validators, txn.GetValidators(key));
+      return dataset->has_value() || alias->has_value() ||
+             version->has_value() || !versions->empty() || raw->has_value() ||
+             validators->has_value();
+    });
+    CHECK_FALSE(Must(found));
+    const struct {
+      const char* what;
+      std::function<Status(WriteTxn&)> fn;
+    } kWrites[] = {
+        {"CommitOptions",
+         [&](WriteTxn& txn) -> Status {
+           DS_CHECK(txn.CommitOptions(key, MakeOptions(1, "x"), {}));
+           return {};
+         }},
+        {"RecordFailure",
+         [&](WriteTxn& txn) { return txn.RecordFailure(key, "boom"); }},
+        {"RemoveDataset",
+         [&](WriteTxn& txn) -> Status {
+           DS_CHECK(txn.RemoveDataset(key));
+           return {};
+         }},
+    };
+    for (const auto& w : kWrites) {
+      INFO(w.what);
+      const Error error = MustFail(store->Write(w.fn));
+      INFO(Describe(error));
+      CHECK(error.code == ErrorCode::kNotFound);
+    }
+  }
+}
+
 // ----------------------------------------------------- Raw and validators
 
 TEST_CASE("PutRaw keeps one compressed copy per body") {
@@ -1129,7 +1185,7 @@ TEST_CASE("PutRaw keeps one compressed copy per body") {
     std::string sha;  // known answer, when there is one
   } kBodies[] = {
       {"empty", "",
-       "e3b0c44298fc1c149afbe4c8996fb92427ae41e4649b934ca495991b7852b855"},
+       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
       {"abc", "abc",
        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
       {"every byte value", binary, ""},
@@ -1162,7 +1218,7 @@ TEST_CASE("PutRaw keeps one compressed copy per body") {
       CHECK(got->size() == kBodies[i].body.size());
       CHECK(*got == kBodies[i].body);
     }
-    for (const std::string unknown :
+    for (const std::string& unknown :
          {std::string(64, '0'), std::string("not-a-sha"), std::string()}) {
       CHECK(Must(store->Read([&](const ReadTxn& txn) {
               return txn.GetRaw(unknown);
@@ -1242,7 +1298,24 @@ TEST_CASE("Validators round-trip for short and very long URLs") {
   RawLmdb raw(path, /*read_only=*/true);
   const auto rows = raw.Dump("http");
   CHECK(rows.size() == std::size(kCases));
-  for (const auto& row : rows) CHECK(row.first.size() <= 511);
+  // docs/STORE.md: a URL of up to 400 bytes is its own key; a longer one is
+  // keyed "sha256:" + the hex SHA-256 of the URL.
+  std::size_t hashed = 0;
+  for (const auto& c : kCases) {
+    if (c.url.size() <= 400) {
+      CHECK(raw.Get("http", c.url).has_value());
+    } else {
+      ++hashed;
+    }
+  }
+  std::size_t hashed_rows = 0;
+  for (const auto& row : rows) {
+    if (row.first.starts_with("sha256:")) {
+      ++hashed_rows;
+      CHECK(row.first.size() == 7 + 64);
+    }
+  }
+  CHECK(hashed_rows == hashed);
 }
 
 // ------------------------------------------------------------------ Audit
@@ -1256,8 +1329,9 @@ TEST_CASE("Audit events are numbered in order and listed newest first") {
     clock.Set(1'001);
     Upsert(*store, MakeDataset("k"));
     clock.Set(1'002);
-    Commit(*store, "k", MakeOptions(2, "[v1]"),
-           Provenance{.source_url = "https://example.org/k"});
+    Provenance provenance;
+    provenance.source_url = "https://example.org/k";
+    Commit(*store, "k", MakeOptions(2, "[v1]"), provenance);
     clock.Set(1'003);
     Commit(*store, "k", MakeOptions(2, "[v1]"));
     clock.Set(1'004);

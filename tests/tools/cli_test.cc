@@ -320,8 +320,8 @@ TEST_CASE("a busy store names its writer") {
   CHECK(r.err.find("another process (pid ") != std::string::npos);
   CHECK(r.err.find("nightly-job") != std::string::npos);
   CHECK(r.err.find("--wait-for-writer") != std::string::npos);
-  // Readers are not blocked.
-  CHECK(cli({"status"}).code == kExitOk);
+  // (Readers are not blocked: store_concurrency_test shows it from another
+  // process; LMDB forbids a second open of the file in this one.)
 }
 
 TEST_CASE("a broken catalogue is a clear error and stores nothing") {
