@@ -119,6 +119,19 @@ struct DatasetRecord {
   SyncState sync;
 };
 
+// Where a version's options came from.
+struct Provenance {
+  std::string source_url;     // page, API URL, or file the options came from
+  std::optional<UnixSeconds> fetched_at;
+  std::string etag;           // HTTP validators of the response, if any
+  std::string last_modified;
+  std::string content_type;
+  std::string raw_sha256;     // key of the raw body in the raw table, if kept
+  std::string note;           // free text, e.g. "imported by alice"
+
+  friend bool operator==(const Provenance&, const Provenance&) = default;
+};
+
 // True when the dataset should be fetched at `now`: never synced, or its
 // sync_frequency_hours have passed since the last successful sync. A
 // frequency of 0 or less means "only when forced".

@@ -1,14 +1,12 @@
 #include "store/record_codec.h"
 
-#include <nlohmann/json.hpp>
-
 #include "core/canonical_json.h"
 #include "core/json_read.h"
+#include "core/model_json.h"
 
 namespace datasnap::store_internal {
 namespace {
 
-using nlohmann::ordered_json;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
@@ -22,20 +20,6 @@ std::uint64_t GetBigEndian(std::string_view in) {
   std::uint64_t v = 0;
   for (unsigned char c : in) v = (v << 8) | c;
   return v;
-}
-
-ordered_json Time(const std::optional<UnixSeconds>& t) {
-  return t ? ordered_json(FormatIso8601(*t)) : ordered_json(nullptr);
-}
-
-ordered_json TextOrNull(const std::string& s) {
-  return s.empty() ? ordered_json(nullptr) : ordered_json(s);
-}
-
-std::string Dump(const ordered_json& j) {
-  // Every string we store went through UTF-8 validation on the way in;
-  // "replace" keeps a stray byte from ever throwing here.
-  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
 // Decoding: records are our own output, so a mismatch is kCorrupt.
@@ -84,17 +68,6 @@ class Decoder {
   std::optional<Error> error_;
 };
 
-ordered_json ProvenanceJson(const Provenance& p) {
-  ordered_json j;
-  j["source_url"] = TextOrNull(p.source_url);
-  j["fetched_at"] = Time(p.fetched_at);
-  j["etag"] = TextOrNull(p.etag);
-  j["last_modified"] = TextOrNull(p.last_modified);
-  j["content_type"] = TextOrNull(p.content_type);
-  j["raw_sha256"] = TextOrNull(p.raw_sha256);
-  j["note"] = TextOrNull(p.note);
-  return j;
-}
 
 }  // namespace
 
@@ -127,34 +100,7 @@ std::optional<std::uint64_t> SeqOfAuditKey(std::string_view key) {
 }
 
 std::string EncodeDataset(const DatasetRecord& record) {
-  const Dataset& d = record.dataset;
-  const SyncState& s = record.sync;
-  ordered_json j;
-  j["key"] = d.key;
-  j["name"] = d.name;
-  j["description"] = d.description;
-  j["category"] = CategoryName(d.category);
-  j["source_type"] = SourceTypeName(d.source_type);
-  j["reference_url"] = TextOrNull(d.reference_url);
-  j["api_endpoint"] = TextOrNull(d.api_endpoint);
-  j["tags"] = d.tags;
-  j["aliases"] = d.aliases;
-  j["sync_frequency_hours"] = d.sync_frequency_hours;
-  j["is_custom"] = d.is_custom;
-  j["is_global"] = d.is_global;
-  j["parent"] = TextOrNull(d.parent);
-  j["organization"] = TextOrNull(d.organization);
-  j["is_active"] = d.is_active;
-  j["version"] = s.version;
-  j["option_count"] = s.option_count;
-  j["options_sha256"] = TextOrNull(s.options_sha256);
-  j["last_synced_at"] = Time(s.last_synced_at);
-  j["last_scraped"] = Time(s.last_scraped);
-  j["last_checked_at"] = Time(s.last_checked_at);
-  j["last_error"] = TextOrNull(s.last_error);
-  j["created_at"] = Time(s.created_at);
-  j["updated_at"] = Time(s.updated_at);
-  return Dump(j);
+  return DumpCompact(DatasetRecordToJson(record));
 }
 
 Result<DatasetRecord> DecodeDataset(std::string_view text) {
@@ -229,16 +175,16 @@ Result<DatasetRecord> DecodeDataset(std::string_view text) {
 }
 
 std::string EncodeVersion(const VersionRecord& v) {
-  ordered_json j;
+  OrderedJson j;
   j["key"] = v.key;
   j["version"] = v.version;
   j["created_at"] = FormatIso8601(v.created_at);
   j["option_count"] = v.options.size();
   j["options_sha256"] = v.options_sha256;
-  j["provenance"] = ProvenanceJson(v.provenance);
+  j["provenance"] = ProvenanceToJson(v.provenance);
   // The canonical text is spliced in as is, so the stored options are
   // byte for byte what options_sha256 hashes.
-  std::string out = Dump(j);
+  std::string out = DumpCompact(j);
   out.pop_back();  // the closing '}'
   out += ",\"options\":";
   out += CanonicalOptionsJson(v.options);
@@ -291,11 +237,11 @@ Result<VersionRecord> DecodeVersion(std::string_view text, bool with_options) {
 }
 
 std::string EncodeValidators(const HttpValidators& v) {
-  ordered_json j;
+  OrderedJson j;
   j["etag"] = TextOrNull(v.etag);
   j["last_modified"] = TextOrNull(v.last_modified);
   j["stored_at"] = FormatIso8601(v.stored_at);
-  return Dump(j);
+  return DumpCompact(j);
 }
 
 Result<HttpValidators> DecodeValidators(std::string_view text) {
@@ -312,14 +258,14 @@ Result<HttpValidators> DecodeValidators(std::string_view text) {
 }
 
 std::string EncodeAudit(const AuditEvent& e) {
-  ordered_json j;
+  OrderedJson j;
   j["seq"] = e.seq;
   j["time"] = FormatIso8601(e.time);
   j["actor"] = e.actor;
   j["action"] = e.action;
   j["dataset"] = TextOrNull(e.dataset);
   j["detail"] = e.detail;
-  return Dump(j);
+  return DumpCompact(j);
 }
 
 Result<AuditEvent> DecodeAudit(std::string_view text) {

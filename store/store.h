@@ -69,19 +69,6 @@ struct StoreOptions {
   std::function<UnixSeconds()> clock;
 };
 
-// Where a version's options came from.
-struct Provenance {
-  std::string source_url;     // page, API URL, or file the options came from
-  std::optional<UnixSeconds> fetched_at;
-  std::string etag;           // HTTP validators of the response, if any
-  std::string last_modified;
-  std::string content_type;
-  std::string raw_sha256;     // key of the raw body in the raw table, if kept
-  std::string note;           // free text, e.g. "imported by alice"
-
-  friend bool operator==(const Provenance&, const Provenance&) = default;
-};
-
 // One immutable version of a dataset's options.
 struct VersionRecord {
   std::string key;

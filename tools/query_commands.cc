@@ -1,9 +1,8 @@
 // list, show, history, status, audit: read-only views of the store.
-#include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
+#include "core/model_json.h"
 #include "tools/commands.h"
 #include "tools/suggest.h"
 #include "tools/text_table.h"
@@ -11,68 +10,16 @@
 namespace datasnap {
 namespace {
 
-using nlohmann::ordered_json;
-
-ordered_json TimeOrNull(const std::optional<UnixSeconds>& t) {
-  return t ? ordered_json(FormatIso8601(*t)) : ordered_json(nullptr);
-}
-
-ordered_json TextOrNull(const std::string& s) {
-  return s.empty() ? ordered_json(nullptr) : ordered_json(s);
-}
-
-void PrintJson(Context& ctx, const ordered_json& j) {
-  ctx.out << j.dump(2, ' ', false, ordered_json::error_handler_t::replace)
+void PrintJson(Context& ctx, const OrderedJson& j) {
+  ctx.out << j.dump(2, ' ', false, OrderedJson::error_handler_t::replace)
           << "\n";
 }
 
-ordered_json OptionsJson(const OptionList& options) {
-  ordered_json array = ordered_json::array();
-  for (const Option& o : options.options()) {
-    ordered_json item;
-    item["value"] = o.value;
-    item["label"] = o.label;
-    if (o.parent) item["parent"] = *o.parent;
-    array.push_back(std::move(item));
-  }
-  return array;
-}
-
-ordered_json ProvenanceJson(const Provenance& p) {
-  ordered_json j;
-  j["source_url"] = TextOrNull(p.source_url);
-  j["fetched_at"] = TimeOrNull(p.fetched_at);
-  j["etag"] = TextOrNull(p.etag);
-  j["last_modified"] = TextOrNull(p.last_modified);
-  j["raw_sha256"] = TextOrNull(p.raw_sha256);
-  j["note"] = TextOrNull(p.note);
-  return j;
-}
-
-// What list --json and show --json say about a dataset.
-ordered_json DatasetJson(const DatasetRecord& r) {
-  const Dataset& d = r.dataset;
-  ordered_json j;
-  j["key"] = d.key;
-  j["name"] = d.name;
-  j["description"] = d.description;
-  j["category"] = CategoryName(d.category);
-  j["source_type"] = SourceTypeName(d.source_type);
-  j["reference_url"] = TextOrNull(d.reference_url);
-  j["api_endpoint"] = TextOrNull(d.api_endpoint);
-  j["tags"] = d.tags;
-  j["aliases"] = d.aliases;
-  j["is_global"] = d.is_global;
-  j["organization"] = TextOrNull(d.organization);
-  j["parent"] = TextOrNull(d.parent);
-  j["sync_frequency_hours"] = d.sync_frequency_hours;
-  j["version"] = r.sync.version == 0 ? ordered_json(nullptr)
-                                     : ordered_json(r.sync.version);
-  j["option_count"] = r.sync.option_count;
-  j["options_sha256"] = TextOrNull(r.sync.options_sha256);
-  j["last_synced_at"] = TimeOrNull(r.sync.last_synced_at);
-  j["last_checked_at"] = TimeOrNull(r.sync.last_checked_at);
-  j["last_error"] = TextOrNull(r.sync.last_error);
+// What list --json and show --json say about a dataset: its stored record,
+// with a null version while it has none.
+OrderedJson DatasetJson(const DatasetRecord& r) {
+  OrderedJson j = DatasetRecordToJson(r);
+  if (r.sync.version == 0) j["version"] = nullptr;
   return j;
 }
 
@@ -150,7 +97,7 @@ int RunList(Context& ctx, const CommandArgs& args) {
   });
 
   if (args.json) {
-    ordered_json array = ordered_json::array();
+    OrderedJson array = OrderedJson::array();
     for (const DatasetRecord& r : *datasets) array.push_back(DatasetJson(r));
     PrintJson(ctx, array);
     return kExitOk;
@@ -209,18 +156,18 @@ int RunShow(Context& ctx, const CommandArgs& args) {
   const std::optional<VersionRecord>& v = shown->version;
 
   if (args.json) {
-    ordered_json j = DatasetJson(r);
+    OrderedJson j = DatasetJson(r);
     if (v) {
       j["version"] = v->version;
       j["option_count"] = v->options.size();
       j["options_sha256"] = v->options_sha256;
       j["version_created_at"] = FormatIso8601(v->created_at);
-      j["provenance"] = ProvenanceJson(v->provenance);
-      j["options"] = OptionsJson(v->options);
+      j["provenance"] = ProvenanceToJson(v->provenance);
+      j["options"] = OptionsToJson(v->options);
     } else {
       j["version_created_at"] = nullptr;
       j["provenance"] = nullptr;
-      j["options"] = ordered_json::array();
+      j["options"] = OrderedJson::array();
     }
     PrintJson(ctx, j);
     return kExitOk;
@@ -282,14 +229,14 @@ int RunHistory(Context& ctx, const CommandArgs& args) {
   if (!history) return Report(ctx, history.error());
 
   if (args.json) {
-    ordered_json array = ordered_json::array();
+    OrderedJson array = OrderedJson::array();
     for (const VersionRecord& v : history->versions) {
-      ordered_json j;
+      OrderedJson j;
       j["version"] = v.version;
       j["created_at"] = FormatIso8601(v.created_at);
       j["option_count"] = v.option_count;
       j["options_sha256"] = v.options_sha256;
-      j["provenance"] = ProvenanceJson(v.provenance);
+      j["provenance"] = ProvenanceToJson(v.provenance);
       array.push_back(std::move(j));
     }
     PrintJson(ctx, array);
@@ -327,14 +274,14 @@ int RunStatus(Context& ctx, const CommandArgs& args) {
   };
 
   if (args.json) {
-    ordered_json array = ordered_json::array();
+    OrderedJson array = OrderedJson::array();
     for (const DatasetRecord& r : *datasets) {
-      ordered_json j;
+      OrderedJson j;
       j["key"] = r.dataset.key;
       j["name"] = r.dataset.name;
       j["category"] = CategoryName(r.dataset.category);
-      j["version"] = r.sync.version == 0 ? ordered_json(nullptr)
-                                         : ordered_json(r.sync.version);
+      j["version"] = r.sync.version == 0 ? OrderedJson(nullptr)
+                                         : OrderedJson(r.sync.version);
       j["option_count"] = r.sync.option_count;
       j["last_synced_at"] = TimeOrNull(r.sync.last_synced_at);
       j["last_scraped"] = TimeOrNull(r.sync.last_scraped);
@@ -379,9 +326,9 @@ int RunAudit(Context& ctx, const CommandArgs& args) {
       [&](const ReadTxn& txn) { return txn.ListAudit(args.limit); });
   if (!events) return ctx.ReportError(events.error());
   if (args.json) {
-    ordered_json array = ordered_json::array();
+    OrderedJson array = OrderedJson::array();
     for (const AuditEvent& e : *events) {
-      ordered_json j;
+      OrderedJson j;
       j["seq"] = e.seq;
       j["time"] = FormatIso8601(e.time);
       j["actor"] = e.actor;
