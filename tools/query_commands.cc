@@ -28,8 +28,8 @@ std::string VersionText(std::uint32_t v) {
 }
 
 // Finds the stored dataset for `typed`: its key, or an alias known to the
-// store or the catalogue. On failure prints "no dataset 'x'; did you mean
-// 'y'?" and sets *exit_code to kExitUsage.
+// store or the catalogue. An unknown name is kNotFound, "no dataset 'x';
+// did you mean 'y'?".
 Result<DatasetRecord> ResolveDataset(Context& ctx, const ReadTxn& txn,
                                      const std::string& typed) {
   DS_TRY(record, txn.GetDataset(typed));
@@ -60,12 +60,11 @@ Result<DatasetRecord> ResolveDataset(Context& ctx, const ReadTxn& txn,
   return Fail(ErrorCode::kNotFound, message);
 }
 
-// Unknown names are usage errors (exit 2); everything else a failure.
+// Reports an error of a read: an unknown dataset (ResolveDataset's
+// kNotFound) is a usage error, exit 2; anything else a failure.
 int Report(Context& ctx, const Error& e) {
   const int code = ctx.ReportError(e);
-  return e.code == ErrorCode::kNotFound && e.message.starts_with("no dataset")
-             ? kExitUsage
-             : code;
+  return e.code == ErrorCode::kNotFound ? kExitUsage : code;
 }
 
 Result<std::vector<DatasetRecord>> ActiveDatasets(const ReadTxn& txn) {
@@ -114,43 +113,32 @@ int RunList(Context& ctx, const CommandArgs& args) {
 }
 
 int RunShow(Context& ctx, const CommandArgs& args) {
+  if (args.version && *args.version == 0) {
+    ctx.ReportError(Error{ErrorCode::kInvalidArgument,
+                          "--version 0: versions start at 1"});
+    return kExitUsage;
+  }
   auto store = ctx.OpenStore(/*read_only=*/true);
   if (!store) return ctx.ReportError(store.error());
   struct Shown {
     DatasetRecord record;
-    std::optional<VersionRecord> version;
+    std::optional<VersionRecord> version;  // nullopt: none, or no such one
   };
   auto shown = (*store)->Read([&](const ReadTxn& txn) -> Result<Shown> {
     DS_TRY(record, ResolveDataset(ctx, txn, args.key));
-    Shown s{std::move(*record), std::nullopt};
-    const std::uint32_t wanted = args.version.value_or(0);
-    if (args.version && *args.version == 0) {
-      return Fail(ErrorCode::kInvalidArgument, "versions start at 1");
-    }
-    DS_TRY(version, txn.GetVersion(s.record.dataset.key, wanted));
-    if (!*version && args.version) {
-      const std::uint32_t current = s.record.sync.version;
-      return Fail(ErrorCode::kNotFound,
-                  "no dataset version: '" + s.record.dataset.key +
-                      "' has no version " + std::to_string(*args.version) +
-                      (current == 0 ? " (it has no versions yet)"
-                                    : " (versions 1 to " +
-                                          std::to_string(current) + ")"));
-    }
-    s.version = std::move(*version);
-    return s;
+    DS_TRY(version, txn.GetVersion(record->dataset.key, args.version.value_or(0)));
+    return Shown{std::move(*record), std::move(*version)};
   });
-  if (!shown) {
-    const Error& e = shown.error();
-    if (e.message.starts_with("no dataset version: ")) {
-      ctx.ReportError(Error{e.code, e.message.substr(20)});
-      return kExitUsage;
-    }
-    if (e.code == ErrorCode::kInvalidArgument) {
-      ctx.ReportError(e);
-      return kExitUsage;
-    }
-    return Report(ctx, e);
+  if (!shown) return Report(ctx, shown.error());
+  if (args.version && !shown->version) {
+    const std::uint32_t current = shown->record.sync.version;
+    ctx.ReportError(Error{
+        ErrorCode::kNotFound,
+        "'" + shown->record.dataset.key + "' has no version " +
+            std::to_string(*args.version) +
+            (current == 0 ? " (it has no versions yet)"
+                          : " (versions 1 to " + std::to_string(current) + ")")});
+    return kExitUsage;
   }
   const DatasetRecord& r = shown->record;
   const std::optional<VersionRecord>& v = shown->version;

@@ -445,7 +445,7 @@ TEST_CASE("A writer process waits with writer_wait until the first closes") {
     }
     StoreOptions options;
     options.actor = "datasnap patient";
-    options.writer_wait = milliseconds(5000);
+    options.writer_wait = milliseconds(30000);  // generous: machines are noisy
     const auto start = Clock::now();
     auto store = Store::Open(path, options);
     s->waited_ms = std::chrono::duration_cast<milliseconds>(Clock::now() -
@@ -477,7 +477,7 @@ TEST_CASE("A writer process waits with writer_wait until the first closes") {
   INFO("child: " << shared->message);
   REQUIRE(code == 0);
   CHECK(shared->waited_ms.load() >= 150);
-  CHECK(shared->waited_ms.load() < 5000);
+  CHECK(shared->waited_ms.load() < 30000);  // a guard against hanging only
 
   FakeClock clock;
   auto store = MustOpen(path, OptionsWith(clock));
@@ -541,7 +541,7 @@ TEST_CASE("A writer killed while holding the store frees it, keeping what "
   CHECK(WaitChild(child, seconds(30)) == -SIGKILL);
 
   StoreOptions options = OptionsWith(clock, "datasnap next");
-  options.writer_wait = milliseconds(2000);
+  options.writer_wait = milliseconds(30000);
   auto store = MustOpen(path, options);
   // Version 2 was committed; the half-done version 3 never was.
   const auto current = GetVersion(*store, "k", 0);

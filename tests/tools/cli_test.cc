@@ -239,6 +239,13 @@ TEST_CASE("show, history and status after versions are stored") {
     CHECK(r.code == kExitUsage);
     CHECK(r.err.find("'welsh_lhbs' has no version 3 (versions 1 to 2)") !=
           std::string::npos);
+    Run zero = cli({"show", "welsh_lhbs", "--version", "0"});
+    CHECK(zero.code == kExitUsage);
+    CHECK(zero.err.find("versions start at 1") != std::string::npos);
+    Run none = cli({"show", "ethnic_category", "--version", "1"});
+    CHECK(none.code == kExitUsage);
+    CHECK(none.err.find("'ethnic_category' has no version 1 (it has no "
+                        "versions yet)") != std::string::npos);
   }
   SECTION("history lists versions oldest first") {
     json h = cli.Json({"history", "welsh_lhbs", "--json"});
