@@ -64,6 +64,9 @@ struct Shared {
   std::atomic<int> versions_seen{0};
   std::atomic<int> last_version{0};
   std::atomic<long> waited_ms{0};
+  // CLOCK_MONOTONIC readings, comparable across processes.
+  std::atomic<long long> parent_closing_ns{0};
+  std::atomic<long long> child_opened_ns{0};
   char message[2048] = {};       // child: what went wrong
 };
 
@@ -448,6 +451,7 @@ TEST_CASE("A writer process waits with writer_wait until the first closes") {
     options.writer_wait = milliseconds(30000);  // generous: machines are noisy
     const auto start = Clock::now();
     auto store = Store::Open(path, options);
+    s->child_opened_ns = Clock::now().time_since_epoch().count();
     s->waited_ms = std::chrono::duration_cast<milliseconds>(Clock::now() -
                                                             start).count();
     if (!store) {
@@ -472,11 +476,13 @@ TEST_CASE("A writer process waits with writer_wait until the first closes") {
     Commit(*store, "k", VersionOptions(2, 10));
     shared->go = 1;
     std::this_thread::sleep_for(milliseconds(300));
+    shared->parent_closing_ns = Clock::now().time_since_epoch().count();
   }  // closed: the child's wait ends
   const int code = WaitChild(child, seconds(30));
   INFO("child: " << shared->message);
   REQUIRE(code == 0);
-  CHECK(shared->waited_ms.load() >= 150);
+  // The child got the store only after the parent let go of it.
+  CHECK(shared->child_opened_ns.load() >= shared->parent_closing_ns.load());
   CHECK(shared->waited_ms.load() < 30000);  // a guard against hanging only
 
   FakeClock clock;
