@@ -11,11 +11,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/version.h"
 #include "seeds/embedded.h"
 #include "tools/commands.h"
 #include "tools/context.h"
 #include "tools/suggest.h"
-#include "tools/version.h"
 
 extern char** environ;
 
