@@ -173,6 +173,23 @@ Result<std::uint32_t> NewestStoredVersion(MDB_txn* txn, MDB_dbi dbi,
   return *version;
 }
 
+// meta key holding the highest version a removed dataset of `key` had.
+std::string VersionFloorKey(std::string_view key) {
+  return "version_floor/" + std::string(key);
+}
+
+Result<std::uint32_t> VersionFloor(MDB_txn* txn, MDB_dbi meta,
+                                   std::string_view key) {
+  DS_TRY(text, Get(txn, meta, VersionFloorKey(key), kMetaDb));
+  if (!*text) return 0u;
+  try {
+    return static_cast<std::uint32_t>(std::stoul(**text));
+  } catch (...) {
+    return Fail(ErrorCode::kCorrupt,
+                "meta " + VersionFloorKey(key) + " is not a number");
+  }
+}
+
 std::string UrlKey(std::string_view url) {
   if (url.size() <= kMaxUrlKeyBytes) return std::string(url);
   return "sha256:" + Sha256Hex(url);
@@ -381,6 +398,16 @@ Result<UpsertOutcome> WriteTxn::UpsertDataset(const Dataset& dataset) {
 Result<std::size_t> WriteTxn::RemoveDataset(std::string_view key) {
   DS_TRY(existing, GetDataset(key));
   if (!*existing) return NoDataset(key);
+  // Remember the highest version number given out, so that a dataset of
+  // the same key never reuses one (published files are named by version).
+  DS_TRY(newest, NewestStoredVersion(txn_, state_->versions, key));
+  DS_TRY(floor, VersionFloor(txn_, state_->meta, key));
+  const std::uint32_t highest =
+      std::max({*newest, *floor, (*existing)->sync.version});
+  if (highest > 0) {
+    DS_CHECK(Put(txn_, state_->meta, VersionFloorKey(key),
+                 std::to_string(highest), 0, kMetaDb));
+  }
   DS_TRY(cursor, OpenCursor(txn_, state_->versions, kVersionsDb));
   const std::string prefix = VersionPrefix(key);
   std::size_t removed = 0;
@@ -405,6 +432,11 @@ Result<std::size_t> WriteTxn::RemoveDataset(std::string_view key) {
     if (*target && **target == key) {
       DS_CHECK(Del(txn_, state_->aliases, alias, kAliasesDb));
     }
+  }
+  // Its page's validators would make the next fetch a 304 with nothing to
+  // store.
+  if (const std::string& url = (*existing)->dataset.reference_url; !url.empty()) {
+    DS_CHECK(Del(txn_, state_->http, UrlKey(url), kHttpDb));
   }
   DS_CHECK(Del(txn_, state_->datasets, key, kDatasetsDb));
   DS_CHECK(AppendAudit("dataset.removed", key,
@@ -438,7 +470,8 @@ Result<CommitResult> WriteTxn::CommitOptions(std::string_view key,
     // Number after the newest stored version, even if the record lags.
     std::uint32_t next = sync.version + 1;
     DS_TRY(newest, NewestStoredVersion(txn_, state_->versions, key));
-    if (*newest >= next) next = *newest + 1;
+    DS_TRY(floor, VersionFloor(txn_, state_->meta, key));
+    next = std::max({next, *newest + 1, *floor + 1});
     VersionRecord v;
     v.key = std::string(key);
     v.version = next;
@@ -639,6 +672,29 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
     return std::unexpected(MdbError(rc, "mdb_txn_begin", path));
   }
   Txn txn(raw_txn);
+  if (!ro) {
+    // Only a new (empty) environment may be made into a store: never write
+    // datasnap's tables into some other program's LMDB file.
+    MDB_dbi meta = 0;
+    const int rc = mdb_dbi_open(txn.get(), kMetaDb, 0, &meta);
+    if (rc == MDB_NOTFOUND) {
+      MDB_dbi main_db = 0;
+      MDB_stat main_stat{};
+      if (int m = mdb_dbi_open(txn.get(), nullptr, 0, &main_db); m != 0) {
+        return std::unexpected(MdbError(m, "mdb_dbi_open", "main"));
+      }
+      if (int m = mdb_stat(txn.get(), main_db, &main_stat); m != 0) {
+        return std::unexpected(MdbError(m, "mdb_stat", "main"));
+      }
+      if (main_stat.ms_entries > 0) {
+        return Fail(ErrorCode::kCorrupt,
+                    quoted + " is an LMDB file but not a datasnap store; "
+                             "nothing was written to it");
+      }
+    } else if (rc != 0) {
+      return std::unexpected(MdbError(rc, "mdb_dbi_open", kMetaDb));
+    }
+  }
   const std::pair<const char*, MDB_dbi*> tables[] = {
       {kMetaDb, &state->meta},       {kDatasetsDb, &state->datasets},
       {kVersionsDb, &state->versions}, {kAliasesDb, &state->aliases},
@@ -657,6 +713,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
     if (ro) {
       return Fail(ErrorCode::kCorrupt, quoted + " is not a datasnap store "
                                                 "(no schema_version)");
+    }
+    MDB_stat tables_stat{};
+    mdb_stat(txn.get(), state->datasets, &tables_stat);
+    if (tables_stat.ms_entries > 0) {
+      return Fail(ErrorCode::kCorrupt, quoted + " has datasnap's tables but "
+                                                "no schema_version; it is damaged");
     }
     const std::string now = FormatIso8601(state->Now());
     DS_CHECK(Put(txn.get(), state->meta, "schema_version",

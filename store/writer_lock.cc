@@ -63,16 +63,18 @@ Result<std::unique_ptr<WriterLock>> WriterLock::Acquire(
   const std::string holder = "pid " + std::to_string(getpid()) + ", " +
                              description + ", since " +
                              FormatIso8601(NowUnixSeconds()) + "\n";
-  if (ftruncate(fd, 0) != 0 ||
-      pwrite(fd, holder.data(), holder.size(), 0) !=
-          static_cast<ssize_t>(holder.size())) {
-    // The description is a courtesy; the lock itself is held.
+  // Written before truncating, so a waiter never reads an empty file.
+  // The description is a courtesy: the lock is held whether or not it lands.
+  if (pwrite(fd, holder.data(), holder.size(), 0) ==
+      static_cast<ssize_t>(holder.size())) {
+    (void)!ftruncate(fd, static_cast<off_t>(holder.size()));
   }
   return std::unique_ptr<WriterLock>(new WriterLock(fd));
 }
 
 WriterLock::~WriterLock() {
-  // Closing the descriptor releases the flock.
+  // No holder any more; closing the descriptor releases the flock.
+  (void)!ftruncate(fd_, 0);
   close(fd_);
 }
 

@@ -50,7 +50,12 @@ const std::vector<CommandSpec>& Commands() {
        RunSeedNhsDd},
       {"seed-external", {"seed_external_datasets"},
        "Create or update the 7 RCPCH NHS Organisations dataset records",
-       [](CLI::App&, CommandArgs&) {}, RunSeedExternal},
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_flag("--clear", args.clear,
+                      "first delete every RCPCH dataset, with its versions "
+                      "(recorded in the audit log)");
+       },
+       RunSeedExternal},
       {"list", {},
        "List datasets",
        [](CLI::App& sub, CommandArgs& args) {
@@ -86,7 +91,7 @@ const std::vector<CommandSpec>& Commands() {
        "Show the newest audit log events",
        [](CLI::App& sub, CommandArgs& args) {
          sub.add_option("--limit", args.limit, "how many events (default 20)")
-             ->check(CLI::PositiveNumber);
+             ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
          sub.add_flag("--json", args.json, "print a JSON array");
        },
        RunAudit},
@@ -94,24 +99,44 @@ const std::vector<CommandSpec>& Commands() {
   return kCommands;
 }
 
-// Global options that take a value, for finding the command name in argv.
+// The global options, for finding the command name in argv.
 bool TakesValue(std::string_view arg) {
   return arg == "--store" || arg == "--catalogue" ||
          arg == "--wait-for-writer" || arg == "--actor";
 }
+bool IsGlobalFlag(std::string_view arg) {
+  return arg == "-h" || arg == "--help" || arg == "--version";
+}
 
-// The first argument that is neither an option nor an option's value.
-std::optional<std::string> FindCommandWord(const std::vector<std::string>& args) {
+// Where the command name stands in argv.
+struct CommandWord {
+  std::optional<std::string> word;  // the first argument that is neither an
+                                    // option nor an option's value
+  bool after_unknown_option = false;  // an unknown option came first, so
+                                      // the word may be that option's value
+};
+
+CommandWord FindCommandWord(const std::vector<std::string>& args) {
+  CommandWord found;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--") return i + 1 < args.size() ? std::optional(args[i + 1]) : std::nullopt;
+    if (a == "--") {
+      if (i + 1 < args.size()) found.word = args[i + 1];
+      return found;
+    }
     if (a.starts_with("-")) {
-      if (TakesValue(a)) ++i;
+      const std::string name = a.substr(0, a.find('='));
+      if (TakesValue(name)) {
+        if (name == a) ++i;  // "--store PATH" rather than "--store=PATH"
+      } else if (!IsGlobalFlag(name)) {
+        found.after_unknown_option = true;
+      }
       continue;
     }
-    return a;
+    found.word = a;
+    return found;
   }
-  return std::nullopt;
+  return found;
 }
 
 std::string Lookup(const CliEnvironment& env, const std::string& name) {
@@ -233,8 +258,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
   }
 
   // An unknown command gets a suggestion rather than CLI11's generic text.
-  const auto word = FindCommandWord(args);
-  if (word && std::find(names.begin(), names.end(), *word) == names.end()) {
+  // (After an unknown option, CLI11 reports that option instead.)
+  const CommandWord command_word = FindCommandWord(args);
+  const std::optional<std::string>& word = command_word.word;
+  if (word && !command_word.after_unknown_option &&
+      std::find(names.begin(), names.end(), *word) == names.end()) {
     err << "datasnap: error: unknown command '" << *word << "'";
     if (auto close = ClosestMatch(*word, names)) {
       err << "; did you mean '" << *close << "'?";
@@ -242,7 +270,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
     err << "\nRun 'datasnap --help' for the list of commands.\n";
     return kExitUsage;
   }
-  if (!word) {
+  if (!word && !command_word.after_unknown_option) {
     const bool asks = std::any_of(args.begin(), args.end(), [](const auto& a) {
       return a == "--help" || a == "-h" || a == "--version";
     });

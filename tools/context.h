@@ -57,8 +57,8 @@ class Context {
   // The built-in catalogue, or the one in --catalogue DIR.
   Result<Catalogue> LoadCatalogue() const;
 
-  // Prints "datasnap: error: <message>" to err and returns the exit code
-  // that fits the error (kExitUsage for unknown names, else kExitFailure).
+  // Prints "datasnap: error: <message>" to err and returns kExitFailure;
+  // callers that report a usage error return kExitUsage themselves.
   int ReportError(const Error& error) const;
   void Warn(std::string_view message) const;
 };

@@ -294,7 +294,14 @@ int RunStatus(Context& ctx, const CommandArgs& args) {
     std::string due_text = is_due ? "now" : "-";
     if (auto next = next_due(r); next && !is_due) due_text = FormatAge(*next, now);
     std::string error = r.sync.last_error;
-    if (error.size() > 60) error = error.substr(0, 57) + "...";
+    if (error.size() > 60) {
+      // Cut at a character boundary, not inside a UTF-8 sequence.
+      std::size_t cut = 57;
+      while (cut > 0 && (static_cast<unsigned char>(error[cut]) & 0xC0) == 0x80) {
+        --cut;
+      }
+      error = error.substr(0, cut) + "...";
+    }
     table.AddRow({r.dataset.key, std::string(CategoryName(r.dataset.category)),
                   VersionText(r.sync.version),
                   std::to_string(r.sync.option_count),

@@ -46,6 +46,22 @@ int Seed(Context& ctx, Category category, std::string_view title,
         t.cleared_versions += *versions;
       }
     }
+    // Aliases may move between entries: first drop, from every stored
+    // dataset of the category, the aliases the catalogue now gives to
+    // another key, so that the upserts below can point them at their new
+    // owners. (Entries still in the catalogue get its aliases below.)
+    DS_TRY(stored, txn.ListDatasets());
+    for (const DatasetRecord& r : *stored) {
+      if (r.dataset.category != category) continue;
+      Dataset pruned = r.dataset;
+      std::erase_if(pruned.aliases, [&](const std::string& alias) {
+        const CatalogueEntry* owner = catalogue->Find(alias);
+        return owner != nullptr && owner->dataset.key != r.dataset.key;
+      });
+      if (pruned.aliases != r.dataset.aliases) {
+        DS_CHECK(txn.UpsertDataset(pruned));
+      }
+    }
     for (const CatalogueEntry* e : entries) {
       DS_TRY(existing, txn.GetDataset(e->dataset.key));
       if (*existing && (*existing)->dataset.category != category) {

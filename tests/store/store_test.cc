@@ -1095,10 +1095,13 @@ TEST_CASE("RemoveDataset removes one dataset's record, versions and aliases") {
       for (const auto& row : raw.Dump("versions")) keys.push_back(row.first);
       CHECK(keys == expected);
     }
-    // Created again, it starts from version 1.
+    // Created again, it continues after the removed versions: a version
+    // number, once published, never names other content.
     auto store = MustOpen(path, OptionsWith(clock));
     CHECK(Upsert(*store, MakeDataset(removed_key)) == UpsertOutcome::kCreated);
-    CHECK(Commit(*store, removed_key, MakeOptions(1, "new")).version == 1);
+    CHECK(Commit(*store, removed_key, MakeOptions(1, "new")).version ==
+          removed_count + 1);
+    CHECK(ListVersions(*store, removed_key, false).size() == 1);
   }
 }
 
@@ -1527,6 +1530,43 @@ TEST_CASE("A second writer with writer_wait gets in when the first closes") {
   // It sees, and can extend, what the first wrote.
   CHECK(GetVersion(**second, "k", 0)->version == 1);
   CHECK(Commit(**second, "k", MakeOptions(3, "[v2]")).version == 2);
+}
+
+}  // namespace
+}  // namespace datasnap
+
+namespace datasnap {
+namespace {
+
+TEST_CASE("A read-write open refuses an LMDB file that is not a store") {
+  TempDir dir;
+  const std::string path = dir.File("other.lmdb");
+  {
+    // Another program's LMDB file, with a table of its own.
+    MDB_env* env = nullptr;
+    REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 4);
+    REQUIRE(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, 0644) == 0);
+    MDB_txn* txn = nullptr;
+    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, "sessions", MDB_CREATE, &dbi) == 0);
+    MDB_val k{3, const_cast<char*>("abc")}, v{1, const_cast<char*>("x")};
+    REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+  }
+  const std::string before = testing::ReadFile(path);
+  FakeClock clock;
+  for (bool read_only : {false, true}) {
+    StoreOptions options = OptionsWith(clock);
+    options.read_only = read_only;
+    const Error e = MustFail(Store::Open(path, options));
+    INFO(Describe(e));
+    CHECK(e.code == ErrorCode::kCorrupt);
+    CHECK_THAT(e.message, Contains("not a datasnap store"));
+  }
+  CHECK(testing::ReadFile(path) == before);
 }
 
 }  // namespace

@@ -365,3 +365,93 @@ TEST_CASE("--store overrides DATASNAP_STORE") {
 
 }  // namespace
 }  // namespace datasnap
+
+namespace datasnap {
+namespace {
+
+// Writes a catalogue directory with the given NHS DD entries (JSON objects)
+// and one RCPCH entry; returns its path.
+std::string WriteCatalogue(const testing::TempDir& dir, const std::string& name,
+                           const std::string& nhs_entries) {
+  const std::string path = dir.File(name);
+  std::filesystem::create_directories(path);
+  testing::WriteFile(path + "/nhs_dd.json",
+                     R"({"format": 1, "datasets": [)" + nhs_entries + "]}");
+  testing::WriteFile(path + "/rcpch.json", R"({"format": 1, "datasets": [
+    {"key": "nhs_trusts", "name": "NHS Trusts", "endpoint": "/trusts/",
+     "tags": [], "sync_frequency_hours": 24,
+     "mapping": {"code": "ods_code", "label": "name"}}]})");
+  return path;
+}
+
+std::string NhsEntry(const std::string& key, const std::string& aliases) {
+  return R"({"key": ")" + key + R"(", "aliases": [)" + aliases +
+         R"(], "name": ")" + key + R"(", "reference_url": "https://x.test/)" +
+         key + R"(.html", "tags": ["NHS"], "refresh_interval_days": 7})";
+}
+
+TEST_CASE("catalogue changes: an alias moves, an entry goes away") {
+  Cli cli;
+  const std::string before = WriteCatalogue(
+      cli.dir_, "before",
+      NhsEntry("first", "") + "," + NhsEntry("second", R"("old_name")"));
+  REQUIRE(cli({"--catalogue", before, "seed-nhs-dd"}).code == kExitOk);
+  CHECK(cli.Json({"--catalogue", before, "show", "old_name", "--json"})["key"] ==
+        "second");
+
+  // The alias moves from 'second' to 'first', and 'second' leaves.
+  const std::string after =
+      WriteCatalogue(cli.dir_, "after", NhsEntry("first", R"("old_name")"));
+  Run moved = cli({"--catalogue", after, "seed-nhs-dd"});
+  INFO(moved.err);
+  REQUIRE(moved.code == kExitOk);
+  CHECK(cli.Json({"--catalogue", after, "show", "old_name", "--json"})["key"] ==
+        "first");
+  CHECK(moved.err.find("warning: 'second' is in the store but no longer in "
+                       "the catalogue; `datasnap seed-nhs-dd --clear` "
+                       "removes it") != std::string::npos);
+
+  // The advice works.
+  Run cleared = cli({"--catalogue", after, "seed-nhs-dd", "--clear"});
+  REQUIRE(cleared.code == kExitOk);
+  CHECK(cleared.err.empty());
+  json list = cli.Json({"list", "--json"});
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["key"] == "first");
+}
+
+TEST_CASE("seed-external --clear removes only RCPCH datasets") {
+  Cli cli;
+  REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
+  REQUIRE(cli({"seed-external"}).code == kExitOk);
+  cli.Commit("nhs_trusts", {{"RGT", "Cambridge", {}}});
+  cli.Commit("ethnic_category", {{"A", "White - British", {}}});
+  Run r = cli({"seed_external_datasets", "--clear"});
+  REQUIRE(r.code == kExitOk);
+  CHECK(r.out.find("Cleared 7 RCPCH NHS Organisations dataset(s) with 1 "
+                   "version(s).") != std::string::npos);
+  CHECK(cli.Json({"show", "nhs_trusts", "--json"})["version"].is_null());
+  CHECK(cli.Json({"show", "ethnic_category", "--json"})["version"] == 1);
+  // Version numbers continue after a clear: 1 was given out already.
+  cli.Commit("nhs_trusts", {{"RGT", "Cambridge University Hospitals", {}}});
+  CHECK(cli.Json({"show", "nhs_trusts", "--json"})["version"] == 2);
+}
+
+TEST_CASE("misspelt options are reported as options") {
+  Cli cli;
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--stor", "x.lmdb", "list"},
+        std::vector<std::string>{"-s", "x.lmdb", "list"}}) {
+    Run r = cli(args);
+    INFO(r.err);
+    CHECK(r.code == kExitUsage);
+    CHECK(r.err.find(args[0]) != std::string::npos);
+    CHECK(r.err.find("unknown command") == std::string::npos);
+  }
+  Run limit = cli({"audit", "--limit", "0"});
+  CHECK(limit.code == kExitUsage);
+  CHECK(limit.err.find("--limit") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace datasnap
