@@ -154,12 +154,19 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-// One request of a batch, across its attempts.
+// One request of a batch, across its attempts and redirects.
 struct Transfer {
   std::size_t index = 0;
   const HttpRequest* request = nullptr;
-  ParsedUrl url;
-  int attempt = 0;  // attempts started so far
+  std::string requested;  // the request's URL, printable, for messages
+  std::string current;    // where the next hop goes (after redirects)
+  ParsedUrl url;          // of `current`
+  int attempt = 0;        // attempts started so far
+  int redirects = 0;      // hops followed in this attempt
+  bool redirect_pending = false;  // the next start follows a redirect
+  // Set once a redirect leaves the request's host: secret headers (API
+  // keys) are then no longer sent.
+  bool secrets_withheld = false;
   Clock::time_point first_start;
   Clock::time_point ready_at;  // when the next attempt may start
 
@@ -243,7 +250,10 @@ bool CurlHttpClient::Prepare(Transfer& t) {
   auto add = [&list](const std::string& line) {
     if (curl_slist* grown = curl_slist_append(list, line.c_str())) list = grown;
   };
-  for (const HttpHeader& h : t.request->headers) add(h.name + ": " + h.value);
+  for (const HttpHeader& h : t.request->headers) {
+    if (h.secret && t.secrets_withheld) continue;
+    add(h.name + ": " + h.value);
+  }
   if (!t.request->if_none_match.empty()) {
     add("If-None-Match: " + t.request->if_none_match);
   }
@@ -253,15 +263,15 @@ bool CurlHttpClient::Prepare(Transfer& t) {
   t.headers.reset(list);
 
   CURL* e = t.easy.get();
-  curl_easy_setopt(e, CURLOPT_URL, t.request->url.c_str());
+  curl_easy_setopt(e, CURLOPT_URL, t.current.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
                    options_.allow_file_urls ? "http,https,file" : "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, options_.max_redirects);
+  // Redirects are followed by Finish, one hop at a time, so that secret
+  // headers never travel to another host (libcurl would send them on).
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
@@ -273,7 +283,6 @@ bool CurlHttpClient::Prepare(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers.get());
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                    static_cast<curl_off_t>(options_.max_body_bytes));
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
@@ -298,9 +307,12 @@ std::unexpected<FetchError> CurlHttpClient::Failure(const Transfer& t,
                                                     FetchErrorKind kind,
                                                     std::string detail,
                                                     long status) {
-  return std::unexpected(FetchError{
-      kind, status, t.attempt,
-      "GET " + t.url.printable + ": " + detail + Attempts(t.attempt)});
+  std::string where = "GET " + t.requested;
+  if (t.url.printable != t.requested && !t.url.printable.empty()) {
+    where += " (redirected to " + t.url.printable + ")";
+  }
+  return std::unexpected(FetchError{kind, status, t.attempt,
+                                    where + ": " + detail + Attempts(t.attempt)});
 }
 
 std::optional<FetchResult> CurlHttpClient::Finish(Transfer& t, CURLcode rc) {
@@ -308,6 +320,35 @@ std::optional<FetchResult> CurlHttpClient::Finish(Transfer& t, CURLcode rc) {
   long status = 0;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   const bool last_attempt = t.attempt >= options_.max_attempts;
+
+  const bool redirect = status == 301 || status == 302 || status == 303 ||
+                        status == 307 || status == 308;
+  if (rc == CURLE_OK && redirect && t.url.scheme != "file") {
+    const char* location = nullptr;
+    curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &location);
+    if (location == nullptr) {
+      return Failure(t, FetchErrorKind::kHttp,
+                     "HTTP " + std::to_string(status) + " without a Location",
+                     status);
+    }
+    if (++t.redirects > options_.max_redirects) {
+      return Failure(t, FetchErrorKind::kProtocol,
+                     "too many redirects (more than " +
+                         std::to_string(options_.max_redirects) + ")");
+    }
+    auto next = ParseUrl(location);
+    if (!next || (next->scheme != "http" && next->scheme != "https")) {
+      return Failure(t, FetchErrorKind::kProtocol,
+                     "redirected to a URL that is not http(s): " +
+                         (next ? next->printable : std::string("(invalid)")));
+    }
+    if (next->host_key != t.url.host_key) t.secrets_withheld = true;
+    t.current = location;
+    t.url = std::move(*next);
+    t.redirect_pending = true;
+    t.ready_at = Clock::now();
+    return std::nullopt;
+  }
 
   if (rc == CURLE_OK && (status < 400 || t.url.scheme == "file")) {
     if (status >= 300 && status != 304) {
@@ -403,12 +444,13 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
     t.index = i;
     t.request = &requests[i];
     t.ready_at = now;
+    t.current = requests[i].url;
     auto parsed = ParseUrl(requests[i].url);
     const bool allowed =
         parsed && (parsed->scheme == "http" || parsed->scheme == "https" ||
                    (parsed->scheme == "file" && options_.allow_file_urls));
+    t.requested = parsed ? parsed->printable : requests[i].url;
     if (!allowed) {
-      t.url.printable = parsed ? parsed->printable : requests[i].url;
       settle(t, Failure(t, FetchErrorKind::kProtocol,
                         parsed ? "the scheme '" + parsed->scheme +
                                      "' is not allowed (http and https only)"
@@ -450,8 +492,14 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
         continue;
       }
       it = waiting.erase(it);
-      ++t.attempt;
-      if (t.attempt == 1) t.first_start = start_time;
+      if (t.redirect_pending) {
+        t.redirect_pending = false;  // the same attempt, one hop further
+      } else {
+        ++t.attempt;
+        t.redirects = 0;
+        if (t.attempt == 1) t.first_start = start_time;
+        if (t.attempt > 1) --progress.retries_waiting;
+      }
       if (!Prepare(t) ||
           curl_multi_add_handle(multi.get(), t.easy.get()) != CURLM_OK) {
         settle(t, Failure(t, FetchErrorKind::kProtocol,
@@ -460,7 +508,6 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
       }
       ++active;
       ++active_per_host[t.url.host_key];
-      if (t.attempt > 1) --progress.retries_waiting;
       ++progress.in_flight;
       report(t);
     }
@@ -482,7 +529,7 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
       } else {
         t->easy.reset();
         t->headers.reset();
-        ++progress.retries_waiting;
+        if (!t->redirect_pending) ++progress.retries_waiting;
         // Keep request order among the waiting.
         auto pos = std::lower_bound(
             waiting.begin(), waiting.end(), t,
@@ -492,14 +539,18 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
       }
     }
 
-    // Sleep until there is socket activity, or the next retry is due.
+    // Sleep until there is socket activity (a finished transfer frees a
+    // slot), or the next retry is due; not at all if something can start.
     long timeout_ms = 1000;
-    if (!waiting.empty()) {
-      const auto next = std::min_element(
-          waiting.begin(), waiting.end(),
-          [](const Transfer* a, const Transfer* b) { return a->ready_at < b->ready_at; });
-      const auto wait = duration_cast<milliseconds>((*next)->ready_at - Clock::now());
-      timeout_ms = std::clamp<long>(static_cast<long>(wait.count()), 0, 1000);
+    const auto poll_time = Clock::now();
+    for (const Transfer* w : waiting) {
+      if (w->ready_at > poll_time) {
+        const auto wait = duration_cast<milliseconds>(w->ready_at - poll_time);
+        timeout_ms = std::min<long>(timeout_ms, static_cast<long>(wait.count()) + 1);
+      } else if (active < options_.max_connections &&
+                 active_per_host[w->url.host_key] < options_.max_per_host) {
+        timeout_ms = 0;
+      }
     }
     if (active > 0 || timeout_ms > 0) {
       curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(timeout_ms),
