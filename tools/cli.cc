@@ -95,6 +95,16 @@ const std::vector<CommandSpec>& Commands() {
          sub.add_flag("--json", args.json, "print a JSON array");
        },
        RunAudit},
+      {"fetch", {},
+       "Fetch one URL with datasnap's HTTP client (retries, limits, "
+       "User-Agent) and describe the response: a check that an upstream "
+       "answers",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("URL", args.url, "http(s) URL")->required();
+         sub.add_flag("--body", args.body,
+                      "print the body instead of the description");
+       },
+       RunFetch},
   };
   return kCommands;
 }
@@ -182,6 +192,15 @@ Result<std::unique_ptr<Store>> Context::OpenStore(bool read_only) const {
     e.message += ", or allow more time with --wait-for-writer SECONDS";
   }
   return std::unexpected(std::move(e));
+}
+
+FetchOptions Context::MakeFetchOptions() const {
+  FetchOptions options;
+  auto ua = env.variables.find("DATASNAP_USER_AGENT");
+  if (ua != env.variables.end() && !ua->second.empty()) {
+    options.user_agent = ua->second;
+  }
+  return options;
 }
 
 Result<Catalogue> Context::LoadCatalogue() const {

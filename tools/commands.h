@@ -18,6 +18,9 @@ int RunHistory(Context& ctx, const CommandArgs& args);
 int RunStatus(Context& ctx, const CommandArgs& args);
 int RunAudit(Context& ctx, const CommandArgs& args);
 
+// fetch_command.cc
+int RunFetch(Context& ctx, const CommandArgs& args);
+
 }  // namespace datasnap
 
 #endif  // DATASNAP_TOOLS_COMMANDS_H_

@@ -12,6 +12,7 @@
 
 #include "core/catalogue.h"
 #include "core/error.h"
+#include "core/http_client.h"
 #include "store/store.h"
 #include "tools/cli.h"
 
@@ -33,6 +34,8 @@ struct CommandArgs {
   bool json = false;
   bool clear = false;
   std::size_t limit = 20;
+  std::string url;
+  bool body = false;
 };
 
 class Context {
@@ -53,6 +56,10 @@ class Context {
   // Opens the store named by the global options. Read-write opens create
   // it; read-only opens of a missing store fail with advice on creating it.
   Result<std::unique_ptr<Store>> OpenStore(bool read_only) const;
+
+  // Fetch options for upstream requests: the defaults of FetchOptions, with
+  // the User-Agent from DATASNAP_USER_AGENT when it is set.
+  FetchOptions MakeFetchOptions() const;
 
   // The built-in catalogue, or the one in --catalogue DIR.
   Result<Catalogue> LoadCatalogue() const;

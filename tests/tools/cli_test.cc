@@ -7,6 +7,7 @@
 
 #include "core/model.h"
 #include "store/store.h"
+#include "tests/support/fake_upstream.h"
 #include "tests/support/temp_dir.h"
 #include "tools/cli.h"
 
@@ -451,6 +452,33 @@ TEST_CASE("misspelt options are reported as options") {
   Run limit = cli({"audit", "--limit", "0"});
   CHECK(limit.code == kExitUsage);
   CHECK(limit.err.find("--limit") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace datasnap
+
+namespace datasnap {
+namespace {
+
+TEST_CASE("fetch describes a response, with the configured User-Agent") {
+  testing::FakeUpstreamServer server;
+  server.SetScenario("/page.html", {testing::FakeResponse::Ok("<p>hi</p>", "text/html")});
+  server.SetScenario("/gone", {testing::FakeResponse::Status(404)});
+  Cli cli;
+  cli.env_.variables["DATASNAP_USER_AGENT"] = "ops-check/1";
+  Run r = cli({"fetch", server.Url("/page.html")});
+  INFO(r.err);
+  REQUIRE(r.code == kExitOk);
+  CHECK(r.out.find("status: 200") != std::string::npos);
+  CHECK(r.out.find("bytes: 9") != std::string::npos);
+  CHECK(server.RequestsFor("/page.html").at(0).Header("User-Agent") == "ops-check/1");
+  Run body = cli({"fetch", "--body", server.Url("/page.html")});
+  CHECK(body.out == "<p>hi</p>");
+  Run missing = cli({"fetch", server.Url("/gone")});
+  CHECK(missing.code == kExitFailure);
+  CHECK(missing.err.find("HTTP 404 Not Found") != std::string::npos);
+  // The fetch touches no store.
+  CHECK_FALSE(std::filesystem::exists(cli.store_));
 }
 
 }  // namespace
