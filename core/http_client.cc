@@ -69,24 +69,6 @@ std::optional<ParsedUrl> ParseUrl(const std::string& url) {
   return p;
 }
 
-std::string_view ReasonPhrase(long status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 410: return "Gone";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
-  }
-}
-
 bool IsTransientStatus(long status) {
   return status == 408 || status == 429 || status == 500 || status == 502 ||
          status == 503 || status == 504;
@@ -384,7 +366,7 @@ std::optional<FetchResult> CurlHttpClient::Finish(Transfer& t, CURLcode rc) {
     kind = FetchErrorKind::kHttp;
     transient = IsTransientStatus(status);
     detail = "HTTP " + std::to_string(status);
-    if (auto reason = ReasonPhrase(status); !reason.empty()) {
+    if (auto reason = HttpReasonPhrase(status); !reason.empty()) {
       detail += " " + std::string(reason);
     }
   } else if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -577,6 +559,38 @@ std::string_view FetchErrorKindName(FetchErrorKind kind) {
     case FetchErrorKind::kProtocol: return "protocol";
   }
   return "unknown";
+}
+
+std::string_view HttpReasonPhrase(long status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 410: return "Gone";
+    case 413: return "Content Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+  }
 }
 
 std::string DefaultUserAgent() {

@@ -125,6 +125,10 @@ struct FetchOptions {
   std::function<void(const FetchProgress&)> progress;
 };
 
+// The standard reason phrase of an HTTP status ("Not Found"); "" if the
+// status is not a common one.
+std::string_view HttpReasonPhrase(long status);
+
 // "datasnap/<version> (+<project URL>)".
 std::string DefaultUserAgent();
 

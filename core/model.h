@@ -132,6 +132,27 @@ struct Provenance {
   friend bool operator==(const Provenance&, const Provenance&) = default;
 };
 
+// One immutable version of a dataset's options.
+struct VersionRecord {
+  std::string key;
+  std::uint32_t version = 0;
+  UnixSeconds created_at = 0;
+  std::size_t option_count = 0;
+  std::string options_sha256;
+  Provenance provenance;
+  OptionList options;  // empty when listed without options
+};
+
+// One entry of the audit log.
+struct AuditEvent {
+  std::uint64_t seq = 0;  // 1, 2, 3, ... in the order events were written
+  UnixSeconds time = 0;
+  std::string actor;
+  std::string action;   // e.g. "dataset.created", "version.created", "seed"
+  std::string dataset;  // "" when the event concerns no single dataset
+  std::string detail;   // human-readable
+};
+
 // True when the dataset should be fetched at `now`: never synced, or its
 // sync_frequency_hours have passed since the last successful sync. A
 // frequency of 0 or less means "only when forced".

@@ -65,6 +65,28 @@ OrderedJson ProvenanceToJson(const Provenance& p) {
   return j;
 }
 
+OrderedJson VersionSummaryToJson(const VersionRecord& v) {
+  OrderedJson j;
+  j["key"] = v.key;
+  j["version"] = v.version;
+  j["created_at"] = FormatIso8601(v.created_at);
+  j["option_count"] = v.option_count;
+  j["options_sha256"] = v.options_sha256;
+  j["provenance"] = ProvenanceToJson(v.provenance);
+  return j;
+}
+
+OrderedJson AuditEventToJson(const AuditEvent& e) {
+  OrderedJson j;
+  j["seq"] = e.seq;
+  j["time"] = FormatIso8601(e.time);
+  j["actor"] = e.actor;
+  j["action"] = e.action;
+  j["dataset"] = TextOrNull(e.dataset);
+  j["detail"] = e.detail;
+  return j;
+}
+
 std::string DumpCompact(const OrderedJson& json) {
   return json.dump(-1, ' ', /*ensure_ascii=*/false,
                    OrderedJson::error_handler_t::replace);

@@ -30,6 +30,13 @@ OrderedJson DatasetRecordToJson(const DatasetRecord& record);
 //  "raw_sha256","note"}
 OrderedJson ProvenanceToJson(const Provenance& provenance);
 
+// A version record without its options (docs/STORE.md, `versions`):
+// {"key","version","created_at","option_count","options_sha256","provenance"}
+OrderedJson VersionSummaryToJson(const VersionRecord& version);
+
+// {"seq","time","actor","action","dataset","detail"}
+OrderedJson AuditEventToJson(const AuditEvent& event);
+
 // Compact text with UTF-8 written as is. Strings that reach the model were
 // validated as UTF-8; a stray invalid byte becomes U+FFFD rather than an
 // exception.

@@ -175,13 +175,7 @@ Result<DatasetRecord> DecodeDataset(std::string_view text) {
 }
 
 std::string EncodeVersion(const VersionRecord& v) {
-  OrderedJson j;
-  j["key"] = v.key;
-  j["version"] = v.version;
-  j["created_at"] = FormatIso8601(v.created_at);
-  j["option_count"] = v.options.size();
-  j["options_sha256"] = v.options_sha256;
-  j["provenance"] = ProvenanceToJson(v.provenance);
+  OrderedJson j = VersionSummaryToJson(v);
   // The canonical text is spliced in as is, so the stored options are
   // byte for byte what options_sha256 hashes.
   std::string out = DumpCompact(j);
@@ -258,14 +252,7 @@ Result<HttpValidators> DecodeValidators(std::string_view text) {
 }
 
 std::string EncodeAudit(const AuditEvent& e) {
-  OrderedJson j;
-  j["seq"] = e.seq;
-  j["time"] = FormatIso8601(e.time);
-  j["actor"] = e.actor;
-  j["action"] = e.action;
-  j["dataset"] = TextOrNull(e.dataset);
-  j["detail"] = e.detail;
-  return DumpCompact(j);
+  return DumpCompact(AuditEventToJson(e));
 }
 
 Result<AuditEvent> DecodeAudit(std::string_view text) {

@@ -29,6 +29,7 @@ std::optional<std::uint64_t> SeqOfAuditKey(std::string_view key);
 std::string EncodeDataset(const DatasetRecord& record);
 Result<DatasetRecord> DecodeDataset(std::string_view json);
 
+// `record.option_count` must equal `record.options.size()`.
 std::string EncodeVersion(const VersionRecord& record);
 // Leaves `options` empty unless `with_options`; checks that the options
 // hash to the recorded SHA-256 when it reads them.

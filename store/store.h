@@ -69,17 +69,6 @@ struct StoreOptions {
   std::function<UnixSeconds()> clock;
 };
 
-// One immutable version of a dataset's options.
-struct VersionRecord {
-  std::string key;
-  std::uint32_t version = 0;
-  UnixSeconds created_at = 0;
-  std::size_t option_count = 0;
-  std::string options_sha256;
-  Provenance provenance;
-  OptionList options;  // empty when listed without options
-};
-
 enum class UpsertOutcome { kCreated, kUpdated, kUnchanged };
 
 struct CommitResult {
@@ -94,14 +83,6 @@ struct HttpValidators {
   UnixSeconds stored_at = 0;
 };
 
-struct AuditEvent {
-  std::uint64_t seq = 0;  // 1, 2, 3, ... in the order events were written
-  UnixSeconds time = 0;
-  std::string actor;
-  std::string action;   // e.g. "dataset.created", "version.created", "seed"
-  std::string dataset;  // "" when the event concerns no single dataset
-  std::string detail;   // human-readable
-};
 
 // A consistent snapshot of the store. Valid only inside Store::Read or
 // Store::Write; everything returned is owned by the caller.

@@ -219,13 +219,7 @@ int RunHistory(Context& ctx, const CommandArgs& args) {
   if (args.json) {
     OrderedJson array = OrderedJson::array();
     for (const VersionRecord& v : history->versions) {
-      OrderedJson j;
-      j["version"] = v.version;
-      j["created_at"] = FormatIso8601(v.created_at);
-      j["option_count"] = v.option_count;
-      j["options_sha256"] = v.options_sha256;
-      j["provenance"] = ProvenanceToJson(v.provenance);
-      array.push_back(std::move(j));
+      array.push_back(VersionSummaryToJson(v));
     }
     PrintJson(ctx, array);
     return kExitOk;
@@ -322,16 +316,7 @@ int RunAudit(Context& ctx, const CommandArgs& args) {
   if (!events) return ctx.ReportError(events.error());
   if (args.json) {
     OrderedJson array = OrderedJson::array();
-    for (const AuditEvent& e : *events) {
-      OrderedJson j;
-      j["seq"] = e.seq;
-      j["time"] = FormatIso8601(e.time);
-      j["actor"] = e.actor;
-      j["action"] = e.action;
-      j["dataset"] = TextOrNull(e.dataset);
-      j["detail"] = e.detail;
-      array.push_back(std::move(j));
-    }
+    for (const AuditEvent& e : *events) array.push_back(AuditEventToJson(e));
     PrintJson(ctx, array);
     return kExitOk;
   }
