@@ -396,3 +396,27 @@ TEST_CASE("timeouts and refused connections") {
 
 }  // namespace
 }  // namespace datasnap
+
+namespace datasnap {
+namespace {
+
+TEST_CASE("connections to a host are reused across a batch") {
+  testing::FakeUpstreamServer server;
+  std::vector<HttpRequest> batch;
+  for (int i = 0; i < 8; ++i) {
+    const std::string path = "/item/" + std::to_string(i);
+    server.SetScenario(path, {testing::FakeResponse::Ok("x")});
+    HttpRequest r;
+    r.url = server.Url(path);
+    batch.push_back(r);
+  }
+  FetchOptions o;
+  o.max_per_host = 2;
+  const auto results = MakeCurlHttpClient(o)->FetchAll(batch);
+  for (const auto& r : results) REQUIRE(r);
+  CHECK(server.RequestCount() == 8);
+  CHECK(server.ConnectionsAccepted() <= 2);
+}
+
+}  // namespace
+}  // namespace datasnap
