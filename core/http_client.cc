@@ -115,6 +115,7 @@ FetchErrorKind ClassifyCurlCode(CURLcode rc, bool* transient) {
 }
 
 std::string Attempts(int n) {
+  if (n == 0) return " (not attempted)";
   return " (" + std::to_string(n) + (n == 1 ? " attempt)" : " attempts)");
 }
 
@@ -141,6 +142,7 @@ struct Transfer {
   std::size_t index = 0;
   const HttpRequest* request = nullptr;
   std::string requested;  // the request's URL, printable, for messages
+  ParsedUrl origin;       // of the request's URL
   std::string current;    // where the next hop goes (after redirects)
   ParsedUrl url;          // of `current`
   int attempt = 0;        // attempts started so far
@@ -216,6 +218,7 @@ class CurlHttpClient final : public HttpClient {
 
   FetchOptions options_;
   std::mt19937_64 rng_;
+  Multi multi_;
 };
 
 bool CurlHttpClient::Prepare(Transfer& t) {
@@ -351,8 +354,11 @@ std::optional<FetchResult> CurlHttpClient::Finish(Transfer& t, CURLcode rc) {
     if (const char* final_url = nullptr;
         curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &final_url) == CURLE_OK &&
         final_url) {
-      r.final_url = final_url;
+      auto parsed = ParseUrl(final_url);  // without any user:password
+      r.final_url = parsed ? parsed->printable : t.url.printable;
     }
+    // A file read has no HTTP status; report it as the 200 it stands for.
+    if (t.url.scheme == "file") r.status = 200;
     if (!r.not_modified) r.body = std::move(t.body);
     r.attempts = t.attempt;
     r.elapsed = duration_cast<milliseconds>(Clock::now() - t.first_start);
@@ -381,12 +387,14 @@ std::optional<FetchResult> CurlHttpClient::Finish(Transfer& t, CURLcode rc) {
   // Retry-After is a minimum wait; one beyond the cap ends the request now.
   curl_off_t retry_after = 0;
   curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after);
-  const milliseconds asked(retry_after * 1000);
-  if (transient && retry_after > 0 && asked > options_.retry_after_cap) {
+  const curl_off_t cap_seconds = options_.retry_after_cap.count() / 1000;
+  if (transient && retry_after > cap_seconds) {
+    // Compared in seconds first: a huge value must not overflow below.
+    const curl_off_t shown = std::min<curl_off_t>(retry_after, 100LL * 365 * 86400);
     return Failure(t, kind,
                    detail + "; the server asks us to come back in " +
                        std::to_string(retry_after) + " s (at " +
-                       FormatIso8601(NowUnixSeconds() + retry_after) +
+                       FormatIso8601(NowUnixSeconds() + shown) +
                        "), beyond the " +
                        std::to_string(options_.retry_after_cap.count() / 1000) +
                        " s we wait",
@@ -395,7 +403,13 @@ std::optional<FetchResult> CurlHttpClient::Finish(Transfer& t, CURLcode rc) {
   if (!transient || last_attempt) {
     return Failure(t, kind, detail, status);
   }
+  const milliseconds asked(std::max<curl_off_t>(retry_after, 0) * 1000);
   t.ready_at = Clock::now() + std::max(Backoff(t.attempt), asked);
+  // The next attempt starts from the requested URL: a temporary redirect
+  // may lead elsewhere next time.
+  t.current = t.request->url;
+  t.url = t.origin;
+  t.secrets_withheld = false;
   return std::nullopt;
 }
 
@@ -439,23 +453,30 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
                                : "not a valid URL"));
       continue;
     }
+    t.origin = *parsed;
     t.url = std::move(*parsed);
     waiting.push_back(&t);
   }
 
-  Multi multi(curl_multi_init());
+  // The multi handle lives as long as the client, and with it the
+  // connection and DNS caches: later batches reuse open connections.
+  if (!multi_) {
+    multi_.reset(curl_multi_init());
+    if (multi_) {
+      curl_multi_setopt(multi_.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+      curl_multi_setopt(multi_.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                        static_cast<long>(options_.max_connections));
+      curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
+                        static_cast<long>(options_.max_per_host));
+    }
+  }
+  CURLM* multi = multi_.get();
   if (!multi) {
     for (Transfer* t : waiting) {
       settle(*t, Failure(*t, FetchErrorKind::kProtocol,
                          "curl_multi_init failed: out of memory"));
     }
     waiting.clear();
-  } else {
-    curl_multi_setopt(multi.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(multi.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      static_cast<long>(options_.max_connections));
-    curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
-                      static_cast<long>(options_.max_per_host));
   }
 
   std::map<std::string, int> active_per_host;
@@ -483,7 +504,7 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
         if (t.attempt > 1) --progress.retries_waiting;
       }
       if (!Prepare(t) ||
-          curl_multi_add_handle(multi.get(), t.easy.get()) != CURLM_OK) {
+          curl_multi_add_handle(multi, t.easy.get()) != CURLM_OK) {
         settle(t, Failure(t, FetchErrorKind::kProtocol,
                           "could not set up the transfer"));
         continue;
@@ -495,14 +516,14 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
     }
 
     int running = 0;
-    curl_multi_perform(multi.get(), &running);
+    curl_multi_perform(multi, &running);
     int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi.get(), &queued)) {
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
       if (msg->msg != CURLMSG_DONE) continue;
       Transfer* t = nullptr;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
       const CURLcode rc = msg->data.result;
-      curl_multi_remove_handle(multi.get(), msg->easy_handle);
+      curl_multi_remove_handle(multi, msg->easy_handle);
       --active;
       --active_per_host[t->url.host_key];
       --progress.in_flight;
@@ -521,6 +542,8 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
       }
     }
 
+    if (waiting.empty() && active == 0) break;
+
     // Sleep until there is socket activity (a finished transfer frees a
     // slot), or the next retry is due; not at all if something can start.
     long timeout_ms = 1000;
@@ -535,7 +558,7 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
       }
     }
     if (active > 0 || timeout_ms > 0) {
-      curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(timeout_ms),
+      curl_multi_poll(multi, nullptr, 0, static_cast<int>(timeout_ms),
                       nullptr);
     }
   }

@@ -136,6 +136,8 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   // Fetches every request; result i belongs to request i. Never throws.
+  // One call at a time per client; a client keeps connections open between
+  // calls.
   virtual std::vector<FetchResult> FetchAll(
       const std::vector<HttpRequest>& requests) = 0;
 };

@@ -2,11 +2,17 @@
 // retries, Retry-After, conditional requests, bounds, redirects, secrets.
 #include "core/http_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <sstream>
 #include <thread>
 
+#include "core/time.h"
 #include "core/version.h"
 #include "tests/support/fake_upstream.h"
 #include "tests/support/temp_dir.h"
@@ -380,17 +386,25 @@ TEST_CASE("timeouts and refused connections") {
     CHECK(r.error().attempts == 2);
   }
   SECTION("nothing listening: a connect error, retried") {
-    std::string url;
-    {
-      FakeUpstreamServer gone;
-      url = gone.Url("/x");
-    }  // the port is closed now
+    // A socket bound but not listening: connections to its port are
+    // refused, and no other test can take the port meanwhile.
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    const std::string url =
+        "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x";
     FetchOptions o = QuickRetries();
     o.max_attempts = 2;
     auto r = FetchOne(o, Get(url));
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == FetchErrorKind::kConnect);
     CHECK(r.error().attempts == 2);
+    close(fd);
   }
 }
 
@@ -416,6 +430,83 @@ TEST_CASE("connections to a host are reused across a batch") {
   for (const auto& r : results) REQUIRE(r);
   CHECK(server.RequestCount() == 8);
   CHECK(server.ConnectionsAccepted() <= 2);
+}
+
+}  // namespace
+}  // namespace datasnap
+
+namespace datasnap {
+namespace {
+
+TEST_CASE("Retry-After as an HTTP date, and absurd values") {
+  FakeUpstreamServer server;
+  SECTION("a date two seconds ahead is waited for") {
+    const std::string date =
+        FakeUpstreamServer::HttpDate(NowUnixSeconds() + 2);
+    server.SetScenario("/d", {FakeResponse::Status(503, {{"Retry-After", date}}),
+                              FakeResponse::Ok("ok")});
+    auto r = FetchOne(QuickRetries(), Get(server.Url("/d")));
+    REQUIRE(r);
+    const auto seen = server.RequestsFor("/d");
+    REQUIRE(seen.size() == 2);
+    // Dates have whole seconds: "two seconds ahead" is at least one.
+    CHECK(seen[1].arrival - seen[0].arrival >= milliseconds(1000));
+  }
+  SECTION("a huge number fails at once instead of overflowing") {
+    server.SetScenario("/huge", {FakeResponse::Status(503, {{"Retry-After", "99999999999999999"}})});
+    auto r = FetchOne(QuickRetries(), Get(server.Url("/huge")));
+    REQUIRE_FALSE(r);
+    CHECK(server.RequestsFor("/huge").size() == 1);
+    CHECK(r.error().message.find("come back in") != std::string::npos);
+    CHECK(r.error().message.find("(at -") == std::string::npos);
+  }
+}
+
+TEST_CASE("credentials in a URL are never echoed") {
+  FakeUpstreamServer server;
+  server.SetScenario("/ok", {FakeResponse::Ok("x")});
+  server.SetScenario("/gone", {FakeResponse::Status(404)});
+  const std::string base =
+      "http://bob:pw123@127.0.0.1:" + std::to_string(server.port());
+  auto ok = FetchOne(QuickRetries(), Get(base + "/ok"));
+  REQUIRE(ok);
+  CHECK(ok->final_url.find("pw123") == std::string::npos);
+  auto gone = FetchOne(QuickRetries(), Get(base + "/gone"));
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().message.find("pw123") == std::string::npos);
+}
+
+TEST_CASE("redirect details") {
+  FakeUpstreamServer server;
+  SECTION("303 and relative locations") {
+    server.SetScenario("/a/b", {FakeResponse::Status(303, {{"Location", "../c"}})});
+    server.SetScenario("/c", {FakeResponse::Ok("c")});
+    auto r = FetchOne(QuickRetries(), Get(server.Url("/a/b")));
+    REQUIRE(r);
+    CHECK(r->body == "c");
+    CHECK(r->final_url == server.Url("/c"));
+  }
+  SECTION("a retry starts again from the requested URL") {
+    server.SetScenario("/start", {FakeResponse::Status(302, {{"Location", "/tmp"}})});
+    server.SetScenario("/tmp", {FakeResponse::Status(503), FakeResponse::Ok("t")});
+    auto r = FetchOne(QuickRetries(), Get(server.Url("/start")));
+    REQUIRE(r);
+    CHECK(r->attempts == 2);
+    CHECK(server.RequestsFor("/start").size() == 2);
+    CHECK(server.RequestsFor("/tmp").size() == 2);
+  }
+}
+
+TEST_CASE("a client keeps its connections between batches") {
+  FakeUpstreamServer server;
+  server.SetScenario("/x", {FakeResponse::Ok("x")});
+  auto client = MakeCurlHttpClient(QuickRetries());
+  for (int i = 0; i < 3; ++i) {
+    auto results = client->FetchAll({Get(server.Url("/x"))});
+    REQUIRE(results.at(0));
+  }
+  CHECK(server.RequestCount() == 3);
+  CHECK(server.ConnectionsAccepted() == 1);
 }
 
 }  // namespace
