@@ -120,11 +120,16 @@ Result<OptionList> OptionList::Make(std::vector<Option> options) {
   return OptionList(std::move(options));
 }
 
+std::optional<UnixSeconds> NextDueAt(const DatasetRecord& record) {
+  const auto hours = record.dataset.sync_frequency_hours;
+  if (!record.sync.last_synced_at || hours <= 0) return std::nullopt;
+  return *record.sync.last_synced_at + UnixSeconds{hours} * 3600;
+}
+
 bool IsDue(const DatasetRecord& record, UnixSeconds now) {
   if (!record.sync.last_synced_at) return true;
-  const auto hours = record.dataset.sync_frequency_hours;
-  if (hours <= 0) return false;
-  return now >= *record.sync.last_synced_at + UnixSeconds{hours} * 3600;
+  const auto next = NextDueAt(record);
+  return next && now >= *next;
 }
 
 }  // namespace datasnap

@@ -158,6 +158,10 @@ struct AuditEvent {
 // frequency of 0 or less means "only when forced".
 bool IsDue(const DatasetRecord& record, UnixSeconds now);
 
+// When the dataset next falls due: its last successful sync plus its
+// frequency; nullopt when it was never synced or is synced only when forced.
+std::optional<UnixSeconds> NextDueAt(const DatasetRecord& record);
+
 }  // namespace datasnap
 
 #endif  // DATASNAP_CORE_MODEL_H_

@@ -196,10 +196,7 @@ Result<std::unique_ptr<Store>> Context::OpenStore(bool read_only) const {
 
 FetchOptions Context::MakeFetchOptions() const {
   FetchOptions options;
-  auto ua = env.variables.find("DATASNAP_USER_AGENT");
-  if (ua != env.variables.end() && !ua->second.empty()) {
-    options.user_agent = ua->second;
-  }
+  options.user_agent = Lookup(env, "DATASNAP_USER_AGENT");  // "" = default
   return options;
 }
 

@@ -15,11 +15,16 @@ void PrintJson(Context& ctx, const OrderedJson& j) {
           << "\n";
 }
 
+// Version 0 ("none yet") is null in --json output.
+OrderedJson VersionOrNull(std::uint32_t version) {
+  return version == 0 ? OrderedJson(nullptr) : OrderedJson(version);
+}
+
 // What list --json and show --json say about a dataset: its stored record,
 // with a null version while it has none.
 OrderedJson DatasetJson(const DatasetRecord& r) {
   OrderedJson j = DatasetRecordToJson(r);
-  if (r.sync.version == 0) j["version"] = nullptr;
+  j["version"] = VersionOrNull(r.sync.version);
   return j;
 }
 
@@ -247,14 +252,6 @@ int RunStatus(Context& ctx, const CommandArgs& args) {
   if (!datasets) return ctx.ReportError(datasets.error());
   const UnixSeconds now = ctx.Now();
 
-  auto next_due = [](const DatasetRecord& r) -> std::optional<UnixSeconds> {
-    if (!r.sync.last_synced_at || r.dataset.sync_frequency_hours <= 0) {
-      return std::nullopt;
-    }
-    return *r.sync.last_synced_at +
-           UnixSeconds{r.dataset.sync_frequency_hours} * 3600;
-  };
-
   if (args.json) {
     OrderedJson array = OrderedJson::array();
     for (const DatasetRecord& r : *datasets) {
@@ -262,14 +259,13 @@ int RunStatus(Context& ctx, const CommandArgs& args) {
       j["key"] = r.dataset.key;
       j["name"] = r.dataset.name;
       j["category"] = CategoryName(r.dataset.category);
-      j["version"] = r.sync.version == 0 ? OrderedJson(nullptr)
-                                         : OrderedJson(r.sync.version);
+      j["version"] = VersionOrNull(r.sync.version);
       j["option_count"] = r.sync.option_count;
       j["last_synced_at"] = TimeOrNull(r.sync.last_synced_at);
       j["last_scraped"] = TimeOrNull(r.sync.last_scraped);
       j["last_checked_at"] = TimeOrNull(r.sync.last_checked_at);
       j["due"] = IsDue(r, now);
-      j["next_due_at"] = TimeOrNull(next_due(r));
+      j["next_due_at"] = TimeOrNull(NextDueAt(r));
       j["last_error"] = TextOrNull(r.sync.last_error);
       array.push_back(std::move(j));
     }
@@ -286,7 +282,7 @@ int RunStatus(Context& ctx, const CommandArgs& args) {
     due += is_due;
     errors += !r.sync.last_error.empty();
     std::string due_text = is_due ? "now" : "-";
-    if (auto next = next_due(r); next && !is_due) due_text = FormatAge(*next, now);
+    if (auto next = NextDueAt(r); next && !is_due) due_text = FormatAge(*next, now);
     std::string error = r.sync.last_error;
     if (error.size() > 60) {
       // Cut at a character boundary, not inside a UTF-8 sequence.

@@ -61,6 +61,10 @@ int Seed(Context& ctx, Category category, std::string_view title,
       if (pruned.aliases != r.dataset.aliases) {
         DS_CHECK(txn.UpsertDataset(pruned));
       }
+      // The upserts below touch catalogue keys only, so this is final.
+      if (catalogue->Find(r.dataset.key) == nullptr) {
+        t.orphans.push_back(r.dataset.key);
+      }
     }
     for (const CatalogueEntry* e : entries) {
       DS_TRY(existing, txn.GetDataset(e->dataset.key));
@@ -73,13 +77,6 @@ int Seed(Context& ctx, Category category, std::string_view title,
       }
       DS_TRY(outcome, txn.UpsertDataset(e->dataset));
       t.outcomes.emplace_back(&e->dataset, *outcome);
-    }
-    DS_TRY(all, txn.ListDatasets());
-    for (const DatasetRecord& r : *all) {
-      if (r.dataset.category == category &&
-          catalogue->Find(r.dataset.key) == nullptr) {
-        t.orphans.push_back(r.dataset.key);
-      }
     }
     std::string detail = "created " + std::to_string(t.Count(UpsertOutcome::kCreated)) +
                          ", updated " + std::to_string(t.Count(UpsertOutcome::kUpdated)) +
