@@ -3,7 +3,8 @@
 // The form is what hashes, the store and the published files agree on:
 //   [{"value":"01","label":"Yes"},{"value":"A1","label":"Ward","parent":"01"}]
 // An array in the list's order; each object has "value" and "label", then
-// "parent" only when the option has one; no whitespace; UTF-8 written as is;
+// "parent" only when the option has one, then "default":true only for a
+// default code; no whitespace; UTF-8 written as is;
 // '"', '\\' and control characters escaped as JSON requires (\b \f \n \r \t,
 // others as \u00xx). Python's
 //   json.dumps(options, ensure_ascii=False, separators=(",", ":"))

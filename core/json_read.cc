@@ -191,9 +191,11 @@ Result<OptionList> ReadOptions(array items, std::string_view what,
     if (!label) return std::unexpected(label.error());
     auto parent = r.OptionalString("parent");
     if (!parent) return std::unexpected(parent.error());
+    auto is_default = r.OptionalBool("default");
+    if (!is_default) return std::unexpected(is_default.error());
     DS_CHECK(r.RejectUnknownFields());
     options.push_back(Option{std::move(*value), std::move(*label),
-                             std::move(*parent)});
+                             std::move(*parent), is_default->value_or(false)});
   }
   auto list = OptionList::Make(std::move(options));
   if (!list) {

@@ -43,12 +43,15 @@ inline constexpr std::size_t kMaxKeyBytes = 100;
 Status ValidateKey(std::string_view key);
 
 // One choice of a dropdown: the code that is stored as the answer, the text
-// shown, and optionally the code of its parent in the same list (a health
-// board's hospitals, for instance).
+// shown, optionally the code of its parent in the same list (a health
+// board's hospitals, for instance), and whether it is a default code (the
+// NHS Data Dictionary's "Default Codes": "Not known" and the like, listed
+// after the national codes).
 struct Option {
   std::string value;
   std::string label;
   std::optional<std::string> parent;
+  bool is_default = false;
 
   friend bool operator==(const Option&, const Option&) = default;
 };

@@ -17,6 +17,7 @@ OrderedJson OptionsToJson(const OptionList& options) {
     item["value"] = o.value;
     item["label"] = o.label;
     if (o.parent) item["parent"] = *o.parent;
+    if (o.is_default) item["default"] = true;
     array.push_back(std::move(item));
   }
   return array;

@@ -20,7 +20,7 @@ using OrderedJson = nlohmann::ordered_json;
 OrderedJson TimeOrNull(const std::optional<UnixSeconds>& t);
 OrderedJson TextOrNull(const std::string& text);
 
-// [{"value","label"[,"parent"]}, ...] in the list's order.
+// [{"value","label"[,"parent"][,"default":true]}, ...] in the list's order.
 OrderedJson OptionsToJson(const OptionList& options);
 
 // A dataset record as the store keeps it (docs/STORE.md, `datasets`).

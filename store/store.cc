@@ -447,7 +447,8 @@ Result<std::size_t> WriteTxn::RemoveDataset(std::string_view key) {
 
 Result<CommitResult> WriteTxn::CommitOptions(std::string_view key,
                                              const OptionList& options,
-                                             const Provenance& provenance) {
+                                             const Provenance& provenance,
+                                             const CommitAudit& audit) {
   DS_TRY(existing, GetDataset(key));
   if (!*existing) return NoDataset(key);
   if (options.empty()) {
@@ -497,18 +498,22 @@ Result<CommitResult> WriteTxn::CommitOptions(std::string_view key,
     if (!provenance.source_url.empty()) {
       detail += " from " + provenance.source_url;
     }
-    DS_CHECK(AppendAudit("version.created", key, detail));
+    if (!audit.note.empty()) detail += "; " + audit.note;
+    DS_CHECK(AppendAudit(previous == 0 ? audit.first : audit.changed, key,
+                         detail));
   } else {
-    DS_CHECK(AppendAudit("version.unchanged", key,
-                         "content matches version " +
-                             std::to_string(sync.version)));
+    std::string detail =
+        "content matches version " + std::to_string(sync.version);
+    if (!audit.note.empty()) detail += "; " + audit.note;
+    DS_CHECK(AppendAudit(audit.unchanged, key, detail));
   }
   DS_CHECK(Put(txn_, state_->datasets, key, EncodeDataset(record), 0,
                kDatasetsDb));
   return CommitResult{sync.version, changed, sha};
 }
 
-Status WriteTxn::RecordFailure(std::string_view key, std::string_view error) {
+Status WriteTxn::RecordFailure(std::string_view key, std::string_view error,
+                               std::string_view action) {
   DS_TRY(existing, GetDataset(key));
   if (!*existing) return NoDataset(key);
   DatasetRecord record = std::move(**existing);
@@ -516,7 +521,11 @@ Status WriteTxn::RecordFailure(std::string_view key, std::string_view error) {
   record.sync.last_error = error.empty() ? "unknown error" : std::string(error);
   DS_CHECK(Put(txn_, state_->datasets, key, EncodeDataset(record), 0,
                kDatasetsDb));
-  return AppendAudit("check.failed", key, record.sync.last_error);
+  std::string detail = record.sync.last_error;
+  if (record.sync.version > 0) {
+    detail += " (version " + std::to_string(record.sync.version) + " kept)";
+  }
+  return AppendAudit(action, key, detail);
 }
 
 Result<std::string> WriteTxn::PutRaw(std::string_view body) {

@@ -77,6 +77,15 @@ struct CommitResult {
   std::string options_sha256;
 };
 
+// The audit events a commit records. Callers that know why they commit (a
+// scrape, a sync, an import) name their own actions.
+struct CommitAudit {
+  std::string first = "version.created";    // the dataset's first version
+  std::string changed = "version.created";  // a later, different version
+  std::string unchanged = "version.unchanged";
+  std::string note;  // appended to the event's detail when not empty
+};
+
 struct HttpValidators {
   std::string etag;
   std::string last_modified;
@@ -129,12 +138,15 @@ class WriteTxn : public ReadTxn {
   // Stores `options` as a new version when their canonical SHA-256 differs
   // from the current version's; otherwise only records the successful check.
   // Empty lists are refused (kInvalidArgument); an unknown key is kNotFound.
+  // One audit event, named by `audit`, says what happened and the version.
   Result<CommitResult> CommitOptions(std::string_view key,
                                      const OptionList& options,
-                                     const Provenance& provenance);
-  // Records a failed check: last_checked_at and last_error. Versions and
-  // options stay as they were.
-  Status RecordFailure(std::string_view key, std::string_view error);
+                                     const Provenance& provenance,
+                                     const CommitAudit& audit = {});
+  // Records a failed check: last_checked_at and last_error, and an audit
+  // event `action`. Versions and options stay as they were.
+  Status RecordFailure(std::string_view key, std::string_view error,
+                       std::string_view action = "check.failed");
   // Keeps `body` (zstd-compressed) under its SHA-256, which it returns.
   Result<std::string> PutRaw(std::string_view body);
   Status PutValidators(std::string_view url, const HttpValidators& validators);

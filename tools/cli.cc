@@ -33,6 +33,20 @@ struct CommandSpec {
   int (*run)(Context& ctx, const CommandArgs& args);
 };
 
+// The flags of the refresh commands, as the original commands had them.
+void DefineRefreshFlags(CLI::App& sub, CommandArgs& args, const char* verb) {
+  sub.add_option("--dataset", args.dataset,
+                 "only this dataset (its key or an older alias)");
+  sub.add_flag("--force", args.force,
+               std::string(verb) + " every selected dataset, due or not");
+  sub.add_flag("--dry-run", args.dry_run,
+               "fetch and parse, print what would change, write nothing");
+  sub.add_flag("--allow-shrink", args.allow_shrink,
+               "accept a list with fewer than half the options of the "
+               "current version (refused by default as a likely upstream "
+               "fault)");
+}
+
 void DefineKey(CLI::App& sub, CommandArgs& args) {
   sub.add_option("KEY", args.key, "dataset key (or an older alias)")
       ->required();
@@ -56,6 +70,20 @@ const std::vector<CommandSpec>& Commands() {
                       "(recorded in the audit log)");
        },
        RunSeedExternal},
+      {"scrape-nhs-dd", {"scrape_nhs_dd_datasets"},
+       "Scrape the NHS Data Dictionary pages of the datasets that are due "
+       "(NHS_DD_BASE_URL replaces https://www.datadictionary.nhs.uk)",
+       [](CLI::App& sub, CommandArgs& args) {
+         DefineRefreshFlags(sub, args, "scrape");
+       },
+       RunScrapeNhsDd},
+      {"sync-external", {"sync_external_datasets"},
+       "Sync the RCPCH NHS Organisations API datasets that are due "
+       "(EXTERNAL_DATASET_API_URL, EXTERNAL_DATASET_API_KEY)",
+       [](CLI::App& sub, CommandArgs& args) {
+         DefineRefreshFlags(sub, args, "sync");
+       },
+       RunSyncExternal},
       {"list", {},
        "List datasets",
        [](CLI::App& sub, CommandArgs& args) {
@@ -194,6 +222,10 @@ Result<std::unique_ptr<Store>> Context::OpenStore(bool read_only) const {
   return std::unexpected(std::move(e));
 }
 
+std::string Context::Variable(const std::string& name) const {
+  return Lookup(env, name);
+}
+
 FetchOptions Context::MakeFetchOptions() const {
   FetchOptions options;
   options.user_agent = Lookup(env, "DATASNAP_USER_AGENT");  // "" = default
@@ -210,6 +242,36 @@ Result<Catalogue> Context::LoadCatalogue() const {
   DS_TRY(nhs, ReadWholeFile(nhs_path));
   DS_TRY(rcpch, ReadWholeFile(rcpch_path));
   return ParseCatalogue({*nhs, nhs_path}, {*rcpch, rcpch_path});
+}
+
+Result<DatasetRecord> Context::ResolveDataset(const ReadTxn& txn,
+                                             const std::string& typed) const {
+  DS_TRY(record, txn.GetDataset(typed));
+  if (*record) return std::move(**record);
+  DS_TRY(target, txn.ResolveAlias(typed));
+  std::optional<std::string> key = *target;
+  if (!key) {
+    if (auto catalogue = LoadCatalogue()) {
+      if (const CatalogueEntry* e = catalogue->Find(typed)) key = e->dataset.key;
+    }
+  }
+  if (key) {
+    DS_TRY(aliased, txn.GetDataset(*key));
+    if (*aliased) return std::move(**aliased);
+  }
+  DS_TRY(all, txn.ListDatasets());
+  std::vector<std::string> candidates;
+  for (const DatasetRecord& r : *all) {
+    candidates.push_back(r.dataset.key);
+    for (const std::string& a : r.dataset.aliases) candidates.push_back(a);
+  }
+  std::string message = "no dataset '" + typed + "'";
+  if (auto close = ClosestMatch(typed, candidates)) {
+    message += "; did you mean '" + *close + "'?";
+  } else {
+    message += "; `datasnap list` shows the datasets in the store";
+  }
+  return Fail(ErrorCode::kNotFound, message);
 }
 
 int Context::ReportError(const Error& error) const {

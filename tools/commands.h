@@ -21,6 +21,12 @@ int RunAudit(Context& ctx, const CommandArgs& args);
 // fetch_command.cc
 int RunFetch(Context& ctx, const CommandArgs& args);
 
+// scrape_command.cc
+int RunScrapeNhsDd(Context& ctx, const CommandArgs& args);
+
+// sync_command.cc
+int RunSyncExternal(Context& ctx, const CommandArgs& args);
+
 }  // namespace datasnap
 
 #endif  // DATASNAP_TOOLS_COMMANDS_H_

@@ -36,6 +36,10 @@ struct CommandArgs {
   std::size_t limit = 20;
   std::string url;
   bool body = false;
+  std::string dataset;  // --dataset KEY
+  bool force = false;
+  bool dry_run = false;
+  bool allow_shrink = false;
 };
 
 class Context {
@@ -53,6 +57,9 @@ class Context {
 
   UnixSeconds Now() const;
 
+  // The environment variable `name`, or "" when it is not set.
+  std::string Variable(const std::string& name) const;
+
   // Opens the store named by the global options. Read-write opens create
   // it; read-only opens of a missing store fail with advice on creating it.
   Result<std::unique_ptr<Store>> OpenStore(bool read_only) const;
@@ -63,6 +70,12 @@ class Context {
 
   // The built-in catalogue, or the one in --catalogue DIR.
   Result<Catalogue> LoadCatalogue() const;
+
+  // The stored dataset named `typed`: its key, or an alias known to the
+  // store or the catalogue. An unknown name is kNotFound, "no dataset 'x';
+  // did you mean 'y'?".
+  Result<DatasetRecord> ResolveDataset(const ReadTxn& txn,
+                                       const std::string& typed) const;
 
   // Prints "datasnap: error: <message>" to err and returns kExitFailure;
   // callers that report a usage error return kExitUsage themselves.

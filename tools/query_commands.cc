@@ -32,39 +32,6 @@ std::string VersionText(std::uint32_t v) {
   return v == 0 ? "-" : std::to_string(v);
 }
 
-// Finds the stored dataset for `typed`: its key, or an alias known to the
-// store or the catalogue. An unknown name is kNotFound, "no dataset 'x';
-// did you mean 'y'?".
-Result<DatasetRecord> ResolveDataset(Context& ctx, const ReadTxn& txn,
-                                     const std::string& typed) {
-  DS_TRY(record, txn.GetDataset(typed));
-  if (*record) return std::move(**record);
-  DS_TRY(target, txn.ResolveAlias(typed));
-  std::optional<std::string> key = *target;
-  if (!key) {
-    if (auto catalogue = ctx.LoadCatalogue()) {
-      if (const CatalogueEntry* e = catalogue->Find(typed)) key = e->dataset.key;
-    }
-  }
-  if (key) {
-    DS_TRY(aliased, txn.GetDataset(*key));
-    if (*aliased) return std::move(**aliased);
-  }
-  DS_TRY(all, txn.ListDatasets());
-  std::vector<std::string> candidates;
-  for (const DatasetRecord& r : *all) {
-    candidates.push_back(r.dataset.key);
-    for (const std::string& a : r.dataset.aliases) candidates.push_back(a);
-  }
-  std::string message = "no dataset '" + typed + "'";
-  if (auto close = ClosestMatch(typed, candidates)) {
-    message += "; did you mean '" + *close + "'?";
-  } else {
-    message += "; `datasnap list` shows the datasets in the store";
-  }
-  return Fail(ErrorCode::kNotFound, message);
-}
-
 // Reports an error of a read: an unknown dataset (ResolveDataset's
 // kNotFound) is a usage error, exit 2; anything else a failure.
 int Report(Context& ctx, const Error& e) {
@@ -130,7 +97,7 @@ int RunShow(Context& ctx, const CommandArgs& args) {
     std::optional<VersionRecord> version;  // nullopt: none, or no such one
   };
   auto shown = (*store)->Read([&](const ReadTxn& txn) -> Result<Shown> {
-    DS_TRY(record, ResolveDataset(ctx, txn, args.key));
+    DS_TRY(record, ctx.ResolveDataset(txn, args.key));
     DS_TRY(version, txn.GetVersion(record->dataset.key, args.version.value_or(0)));
     return Shown{std::move(*record), std::move(*version)};
   });
@@ -215,7 +182,7 @@ int RunHistory(Context& ctx, const CommandArgs& args) {
     std::vector<VersionRecord> versions;
   };
   auto history = (*store)->Read([&](const ReadTxn& txn) -> Result<History> {
-    DS_TRY(record, ResolveDataset(ctx, txn, args.key));
+    DS_TRY(record, ctx.ResolveDataset(txn, args.key));
     DS_TRY(versions, txn.ListVersions(record->dataset.key, false));
     return History{std::move(*record), std::move(*versions)};
   });

@@ -1,0 +1,138 @@
+// sync-external: the RCPCH NHS Organisations API datasets into versions, in
+// the output style the original sync_external_datasets documented.
+#include <string>
+
+#include "core/rcpch_transform.h"
+#include "tools/commands.h"
+#include "tools/refresh.h"
+#include "tools/text_table.h"
+
+namespace datasnap {
+namespace {
+
+constexpr const char kDefaultApiUrl[] =
+    "https://api.rcpch.ac.uk/nhs-organisations/v1";
+constexpr const char kKeyVariable[] = "EXTERNAL_DATASET_API_KEY";
+
+// base + path with exactly one slash between them.
+std::string JoinUrl(std::string base, std::string_view path) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  return base + "/" + std::string(path);
+}
+
+class SyncReporter : public RefreshReporter {
+ public:
+  void Start(std::ostream& out, std::size_t datasets, bool dry_run) override {
+    if (dry_run) out << "DRY RUN: nothing will be written to the store\n";
+    out << "Syncing " << datasets << " external datasets...\n";
+  }
+
+  void Report(std::ostream& out, const RefreshOutcome& o, UnixSeconds now,
+              bool dry_run) override {
+    const DatasetRecord& r = *o.record;
+    const std::string& name = r.dataset.name;
+    const std::string version =
+        dry_run ? "" : " (version " + std::to_string(o.version) + ")";
+    switch (o.kind) {
+      case RefreshKind::kSkipped:
+        out << "\u229D Skipped: " << name << " (synced "
+            << FormatAge(r.sync.last_synced_at, now) << ", next sync "
+            << FormatAge(NextDueAt(r), now) << ")\n";
+        break;
+      case RefreshKind::kFirst:
+      case RefreshKind::kUpdated:
+        out << "\u2713 " << (dry_run ? "Would sync: " : "Synced: ") << name
+            << " - " << o.option_count << " options" << version << "\n";
+        if (o.kind == RefreshKind::kUpdated) {
+          out << "  Changes: " << DiffCounts(o.diff) << "\n";
+        }
+        break;
+      case RefreshKind::kUnchanged:
+        out << "= Unchanged: " << name << " - " << o.option_count
+            << " options" << version
+            << (o.not_modified ? ", not modified (HTTP 304)" : "") << "\n";
+        break;
+      case RefreshKind::kFailed:
+        out << "\u2717 Error syncing " << name << ": " << o.reason << "\n";
+        break;
+    }
+  }
+
+  void Finish(std::ostream& out, const RefreshCounts& c,
+              bool dry_run) override {
+    out << "\nSummary" << (dry_run ? " (dry run)" : "") << ":\n"
+        << "  \u2713 Synced: " << c.first + c.updated + c.unchanged << " ("
+        << c.first + c.updated << " new versions, " << c.unchanged
+        << " unchanged)\n"
+        << "  \u229D Skipped: " << c.skipped << "\n"
+        << "  \u2717 Errors: " << c.failed << "\n";
+  }
+};
+
+}  // namespace
+
+int RunSyncExternal(Context& ctx, const CommandArgs& args) {
+  auto catalogue = ctx.LoadCatalogue();
+  if (!catalogue) return ctx.ReportError(catalogue.error());
+  std::string base = ctx.Variable("EXTERNAL_DATASET_API_URL");
+  if (base.empty()) base = kDefaultApiUrl;
+  const std::string api_key = ctx.Variable(kKeyVariable);
+
+  RefreshSource source;
+  source.category = Category::kRcpch;
+  source.seed_command = "seed-external";
+  source.audit_prefix = "sync";
+  source.first_action = "synced";
+  source.command_name = "sync-external";
+  for (const CatalogueEntry& e : catalogue->entries()) {
+    source.order.push_back(e.dataset.key);
+  }
+  source.request = [&](const DatasetRecord& r) -> Result<HttpRequest> {
+    if (r.dataset.api_endpoint.empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "no API endpoint; the catalogue entry needs one");
+    }
+    HttpRequest request;
+    request.url = JoinUrl(base, r.dataset.api_endpoint);
+    request.headers.push_back({"Accept", "application/json", false});
+    if (!api_key.empty()) {
+      request.headers.push_back({"Ocp-Apim-Subscription-Key", api_key, true});
+    }
+    return request;
+  };
+  source.parse = [&](const DatasetRecord& r,
+                     const HttpResponse& response) -> Result<ParsedOptions> {
+    const CatalogueEntry* entry = catalogue->Find(r.dataset.key);
+    if (entry == nullptr || !entry->mapping) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "the catalogue has no field mapping for '" + r.dataset.key +
+                      "'; re-seed with `datasnap seed-external`");
+    }
+    DS_TRY(result,
+           TransformRcpchResponse(response.body, *entry->mapping, r.dataset.key));
+    ParsedOptions parsed{std::move(result->options),
+                         std::move(result->warnings), ""};
+    parsed.note = std::to_string(result->items) + " items, " +
+                  std::to_string(result->skipped) + " left out";
+    return parsed;
+  };
+  source.explain = [&](const FetchError& e) {
+    if (e.kind == FetchErrorKind::kHttp &&
+        (e.http_status == 401 || e.http_status == 403)) {
+      return e.message +
+             (api_key.empty()
+                  ? "; the API needs a subscription key: set "
+                    "EXTERNAL_DATASET_API_KEY"
+                  : "; the key in EXTERNAL_DATASET_API_KEY was refused: set "
+                    "EXTERNAL_DATASET_API_KEY to a valid key");
+    }
+    return e.message;
+  };
+
+  RefreshFlags flags{args.dataset, args.force, args.dry_run, args.allow_shrink};
+  SyncReporter reporter;
+  return RunRefresh(ctx, flags, source, reporter);
+}
+
+}  // namespace datasnap
