@@ -466,8 +466,7 @@ struct Section {
   std::size_t to;
 };
 
-// Sections found by their titles: from after the heading to the next
-// heading of the same or a higher level.
+// Sections found by their titles.
 std::vector<Section> SectionsByHeading(const Flat& flat) {
   std::vector<Section> sections;
   for (std::size_t i = 0; i < flat.nodes.size(); ++i) {
@@ -475,10 +474,15 @@ std::vector<Section> SectionsByHeading(const Flat& flat) {
     if (level == 0) continue;
     auto kind = SectionOfTitle(NodeText(flat.nodes[i]));
     if (!kind) continue;
+    // Up to the next heading of the same or a higher level, or the next
+    // codes section however it is headed.
     std::size_t to = flat.end[i];
     while (to < flat.nodes.size()) {
       const int other = HeadingLevel(flat.nodes[to]);
-      if (other != 0 && other <= level) break;
+      if (other != 0 &&
+          (other <= level || SectionOfTitle(NodeText(flat.nodes[to])))) {
+        break;
+      }
       ++to;
     }
     sections.push_back({*kind, flat.end[i], to});
