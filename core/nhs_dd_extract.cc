@@ -165,12 +165,11 @@ std::optional<std::string> WithoutRetiredSuffix(std::string_view label) {
 // `retired_row` are what the markup said.
 void AddCode(std::string code, std::string label, bool retired_row,
              bool struck, Found& found) {
-  if (code.empty() && label.empty()) return;  // a blank row
-  if (code.empty() || label.empty()) {
-    found.warnings.push_back(
-        code.empty() ? "a row without a code left out (label " +
-                           Quote(label) + ")"
-                     : "code " + Quote(code) + " without a label left out");
+  // A row without a code is blank or a group heading ("White" above the
+  // White codes of Ethnic Category): nothing to take, nothing to report.
+  if (code.empty()) return;
+  if (label.empty()) {
+    found.warnings.push_back("code " + Quote(code) + " without a label left out");
     return;
   }
   std::optional<std::string> bare = WithoutRetiredSuffix(label);
