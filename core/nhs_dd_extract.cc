@@ -283,7 +283,12 @@ std::optional<std::size_t> HeaderRow(const std::vector<Row>& rows) {
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i].in_head) return i;
   }
-  if (!rows.empty() && AllHeaderCells(rows[0])) return 0;
+  if (rows.empty()) return std::nullopt;
+  // DITA's sthead row, th cells, or td cells that read "Code",
+  // "Description".
+  if (AllHeaderCells(rows[0]) || HasClass(rows[0].tr, "sthead")) return 0;
+  const Columns cols = FindColumns(rows[0]);
+  if (cols.code && cols.description) return 0;
   return std::nullopt;
 }
 
@@ -489,6 +494,47 @@ std::vector<Section> SectionsByHeading(const Flat& flat) {
   return sections;
 }
 
+bool IsList(const GumboNode* n) {
+  return IsElement(n, GUMBO_TAG_TABLE) || IsElement(n, GUMBO_TAG_DL) ||
+         IsElement(n, GUMBO_TAG_UL) || IsElement(n, GUMBO_TAG_OL);
+}
+
+// Sections titled by something other than a heading, as older and
+// hand-made pages do: a table's caption (the section is that table), or a
+// paragraph or bold text that reads "National Codes" (the section is the
+// first table or list after it).
+std::vector<Section> SectionsByOtherTitles(const Flat& flat) {
+  std::vector<Section> sections;
+  for (std::size_t i = 0; i < flat.nodes.size(); ++i) {
+    const GumboNode* n = flat.nodes[i];
+    const bool caption = IsElement(n, GUMBO_TAG_CAPTION);
+    if (!caption && !IsElement(n, GUMBO_TAG_P) &&
+        !IsElement(n, GUMBO_TAG_DIV) && !IsElement(n, GUMBO_TAG_B) &&
+        !IsElement(n, GUMBO_TAG_STRONG) && !IsElement(n, GUMBO_TAG_SPAN)) {
+      continue;
+    }
+    if (flat.end[i] - i > 8) continue;  // a container, not a title
+    auto kind = SectionOfTitle(NodeText(n));
+    if (!kind) continue;
+    if (caption) {
+      auto table = flat.index.find(n->parent);
+      if (table != flat.index.end()) {
+        sections.push_back({*kind, table->second, flat.end[table->second]});
+      }
+    } else {
+      for (std::size_t j = flat.end[i]; j < flat.nodes.size(); ++j) {
+        if (HeadingLevel(flat.nodes[j]) != 0) break;
+        if (IsList(flat.nodes[j])) {
+          sections.push_back({*kind, j, flat.end[j]});
+          break;
+        }
+      }
+    }
+    i = flat.end[i] - 1;  // a <b> inside this <p> is the same title
+  }
+  return sections;
+}
+
 // Sections found by the site's ids (pages whose titles are not headings).
 std::vector<Section> SectionsById(const Flat& flat) {
   std::vector<Section> sections;
@@ -565,6 +611,7 @@ Result<NhsDdPage> ExtractNhsDdCodes(std::string_view html,
   // 1. The codes sections.
   std::vector<Section> sections = SectionsByHeading(flat);
   if (sections.empty()) sections = SectionsById(flat);
+  if (sections.empty()) sections = SectionsByOtherTitles(flat);
   for (const Section& s : sections) {
     take(ReadSection(flat, s.from, s.to),
          s.kind == SectionKind::kNational ? page.national : page.defaults);

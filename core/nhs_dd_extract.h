@@ -10,10 +10,11 @@
 //
 // How the codes are found, first match wins:
 //   1. sections headed "National Codes", "Permitted National Codes" or
-//      "Default Codes" (an h1-h6 heading, or an element whose id ends in
+//      "Default Codes" (an h1-h6 heading; else an element whose id ends in
 //      the site's section ids such as "_nationalCodes" or
-//      ".national_codes"): the tables in each section, else its definition
-//      lists, else its "CODE - Label" list items;
+//      ".national_codes"; else a table caption, or a paragraph or bold
+//      text, with that title): the tables in each section, else its
+//      definition lists, else its "CODE - Label" list items;
 //   2. the first table whose header row has a code column (Code, Value) and
 //      a description column (Description, Meaning, Name, Label), matched as
 //      whole header texts, so "Data Element Name" is not one;

@@ -504,6 +504,51 @@ TEST_CASE("Sections: national and default codes are kept apart") {
   CHECK(Lines(r->defaults) == std::vector<std::string>{"X | Not Known"});
 }
 
+TEST_CASE("Sections: titles that are not headings") {
+  SECTION("a table caption") {
+    auto r = Extract(Page(
+        "<table><caption>Default Codes</caption><tr><th>Code</th>"
+        "<th>Description</th></tr>" + Row("9", "Not known") + "</table>"
+        "<table><caption>National Codes</caption><tr><th>Code</th>"
+        "<th>Description</th></tr>" + Row("1", "Yes") + "</table>"));
+    REQUIRE(r);
+    CHECK(r->method == "sections");
+    CHECK(Lines(r->national) == std::vector<std::string>{"1 | Yes"});
+    CHECK(Lines(r->defaults) == std::vector<std::string>{"9 | Not known"});
+  }
+  SECTION("bold paragraphs take the first table after them") {
+    auto r = Extract(Page(
+        "<p><b>National Codes</b></p>" + Table("<th>Code</th><th>Description</th>",
+                                               Row("A", "Alpha")) +
+        "<p><b>Default Codes</b></p>" + Table("<th>Code</th><th>Description</th>",
+                                              Row("Z", "Not stated")) +
+        "<p><b>Also Known As</b></p>" + Table("<th>Code</th><th>Name</th>",
+                                              Row("Q", "Not a code"))));
+    REQUIRE(r);
+    CHECK(r->method == "sections");
+    CHECK(Lines(r->national) == std::vector<std::string>{"A | Alpha"});
+    CHECK(Lines(r->defaults) == std::vector<std::string>{"Z | Not stated"});
+  }
+}
+
+TEST_CASE("Headers: a header row of td cells is not read as a code") {
+  SECTION("DITA's sthead class") {
+    auto r = Extract(Page(
+        "<h2>National Codes</h2><table><tr class=\"- topic/sthead sthead\">"
+        "<td>Code</td><td>Description</td></tr>" + Row("1", "One") +
+        "</table>"));
+    REQUIRE(r);
+    CHECK(Lines(r->national) == std::vector<std::string>{"1 | One"});
+  }
+  SECTION("cells that read Code and Description") {
+    auto r = Extract(Page("<h2>National Codes</h2><table>" +
+                          Row("Code", "Description") + Row("1", "One") +
+                          "</table>"));
+    REQUIRE(r);
+    CHECK(Lines(r->national) == std::vector<std::string>{"1 | One"});
+  }
+}
+
 TEST_CASE("Definition lists without a section are a fallback") {
   auto r = Extract(Page(
       "<p>Values:</p><dl><dt>01</dt><dd>Routine</dd><dt>02</dt>"
