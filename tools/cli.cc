@@ -294,6 +294,7 @@ CliEnvironment CliEnvironment::FromProcess() {
     env.variables.emplace(std::string(kv.substr(0, eq)),
                           std::string(kv.substr(eq + 1)));
   }
+  env.err_is_terminal = isatty(STDERR_FILENO) == 1;
   return env;
 }
 

@@ -30,8 +30,12 @@ struct CliEnvironment {
   std::map<std::string, std::string> variables;
   // Source of "now". Default (empty): the system clock.
   std::function<UnixSeconds()> clock;
+  // Whether `err` is a terminal, where long work shows a progress line.
+  // Default: false.
+  bool err_is_terminal = false;
 
-  // The variables of this process and the system clock.
+  // The variables of this process, the system clock, and whether stderr is
+  // a terminal.
   static CliEnvironment FromProcess();
 };
 

@@ -271,10 +271,22 @@ int RunRefresh(Context& ctx, const RefreshFlags& flags,
   }
   FetchOptions options = ctx.MakeFetchOptions();
   options.allow_file_urls = source.allow_file_urls;
+  if (ctx.env.err_is_terminal) {
+    options.progress = [&ctx](const FetchProgress& p) {
+      ctx.err << "\r\x1b[K  fetching " << p.done << "/" << p.total << " ("
+              << p.in_flight << " in flight";
+      if (p.retries_waiting > 0) {
+        ctx.err << ", " << p.retries_waiting << " waiting to retry";
+      }
+      if (p.failed > 0) ctx.err << ", " << p.failed << " failed";
+      ctx.err << ")" << std::flush;
+    };
+  }
   reporter.Start(ctx.out, plan->size(), flags.dry_run);
   std::vector<FetchResult> results;
   if (!requests.empty()) {
     results = MakeCurlHttpClient(options)->FetchAll(requests);
+    if (ctx.env.err_is_terminal) ctx.err << "\r\x1b[K" << std::flush;
   }
 
   RefreshCounts counts;
