@@ -208,10 +208,16 @@ void Commit(Context& ctx, Store& store, const Planned& p,
     if (o.kind == RefreshKind::kUpdated) {
       audit.note = DiffCounts(o.diff);
     }
+    // The raw body is kept with a new version; the same options from a
+    // changed body only refresh the validators (no version would point at
+    // the body).
+    const bool new_version = o.kind != RefreshKind::kUnchanged;
     committed = store.Write([&](WriteTxn& txn) -> Result<CommitResult> {
       Provenance with_raw = provenance;
-      DS_TRY(raw, txn.PutRaw(response.body));
-      with_raw.raw_sha256 = std::move(*raw);
+      if (new_version) {
+        DS_TRY(raw, txn.PutRaw(response.body));
+        with_raw.raw_sha256 = std::move(*raw);
+      }
       DS_CHECK(txn.PutValidators(
           o.url, {response.etag, response.last_modified, ctx.Now()}));
       return txn.CommitOptions(key, parsed->options, with_raw, audit);

@@ -115,14 +115,16 @@ int RunScrapeNhsDd(Context& ctx, const CommandArgs& args) {
     request.url = PageUrl(r.dataset.reference_url, base);
     return request;
   };
-  source.parse = [](const DatasetRecord&,
+  source.parse = [](const DatasetRecord& r,
                     const HttpResponse& response) -> Result<ParsedOptions> {
     if (!LooksLikeHtml(response.content_type)) {
       return Fail(ErrorCode::kCorrupt,
                   "expected an HTML page, got Content-Type " +
                       response.content_type);
     }
-    const std::string& url = response.final_url;
+    const std::string& url = response.final_url.empty()
+                                 ? r.dataset.reference_url
+                                 : response.final_url;
     DS_TRY(page, ExtractNhsDdCodes(response.body, url));
     DS_TRY(options, page->ToOptions());
     ParsedOptions parsed{std::move(*options), std::move(page->warnings), ""};
