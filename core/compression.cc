@@ -1,5 +1,6 @@
 #include "core/compression.h"
 
+#include <zlib.h>
 #include <zstd.h>
 
 #include <memory>
@@ -74,6 +75,34 @@ Result<std::string> ZstdDecompress(std::string_view frame,
                                             frame.data(), frame.size());
   if (ZSTD_isError(n)) return ZstdError("ZSTD_decompressDCtx", n, ErrorCode::kCorrupt);
   if (n != size) return Fail(ErrorCode::kCorrupt, "zstd frame is truncated");
+  return out;
+}
+
+Result<std::string> GzipCompress(std::string_view data, int level) {
+  if (level < 1 || level > 9) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "gzip level " + std::to_string(level) + " is outside 1-9");
+  }
+  z_stream strm{};
+  // windowBits 15 + 16 asks for a gzip wrapper; zlib writes a header with
+  // no name and mtime 0.
+  int rc = deflateInit2(&strm, level, Z_DEFLATED, 15 + 16, 9,
+                        Z_DEFAULT_STRATEGY);
+  if (rc != Z_OK) {
+    return Fail(ErrorCode::kIo, "deflateInit2 failed: " + std::to_string(rc));
+  }
+  std::string out(deflateBound(&strm, data.size()), '\0');
+  strm.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  strm.avail_in = static_cast<uInt>(data.size());
+  strm.next_out = reinterpret_cast<Bytef*>(out.data());
+  strm.avail_out = static_cast<uInt>(out.size());
+  rc = deflate(&strm, Z_FINISH);
+  const std::size_t n = out.size() - strm.avail_out;
+  deflateEnd(&strm);
+  if (rc != Z_STREAM_END) {
+    return Fail(ErrorCode::kIo, "deflate failed: " + std::to_string(rc));
+  }
+  out.resize(n);
   return out;
 }
 

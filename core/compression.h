@@ -1,4 +1,4 @@
-// zstd compression with pinned, deterministic parameters.
+// zstd and gzip compression with pinned, deterministic parameters.
 //
 // Frames are single-threaded and carry their content size and a checksum;
 // levels stop at 19, whose window is at most 8 MiB (the limit of HTTP's zstd
@@ -22,6 +22,11 @@ Result<std::string> ZstdCompress(std::string_view data, int level);
 // Decompresses one zstd frame. Fails (kCorrupt) on a damaged frame, and on
 // one that would decode to more than `max_size` bytes.
 Result<std::string> ZstdDecompress(std::string_view frame, std::size_t max_size);
+
+// Compresses `data` into a gzip member (zlib, RFC 1952) at `level`, 1 to 9,
+// with no file name and a zero modification time in the header, so the
+// bytes depend on the input and level only.
+Result<std::string> GzipCompress(std::string_view data, int level);
 
 }  // namespace datasnap
 

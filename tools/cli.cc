@@ -35,8 +35,10 @@ struct CommandSpec {
 
 // The flags of the refresh commands, as the original commands had them.
 void DefineRefreshFlags(CLI::App& sub, CommandArgs& args, const char* verb) {
-  sub.add_option("--dataset", args.dataset,
-                 "only this dataset (its key or an older alias)");
+  sub.add_option("--dataset", args.datasets,
+                 "only this dataset (its key or an older alias); repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub.add_flag("--force", args.force,
                std::string(verb) + " every selected dataset, due or not");
   sub.add_flag("--dry-run", args.dry_run,

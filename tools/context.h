@@ -9,6 +9,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/catalogue.h"
 #include "core/error.h"
@@ -36,7 +37,7 @@ struct CommandArgs {
   std::size_t limit = 20;
   std::string url;
   bool body = false;
-  std::string dataset;  // --dataset KEY
+  std::vector<std::string> datasets;  // --dataset KEY (repeatable)
   bool force = false;
   bool dry_run = false;
   bool allow_shrink = false;

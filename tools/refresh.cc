@@ -10,6 +10,7 @@ namespace {
 
 // A dataset picked for this run, with what the store holds for it.
 struct Planned {
+  const RefreshSource* source = nullptr;
   DatasetRecord record;
   bool due = true;
   std::optional<VersionRecord> current;  // with options
@@ -28,41 +29,59 @@ std::string CategoryNoun(Category c) {
   return "";
 }
 
-// The datasets of `source`'s category, in catalogue order, or the one
-// --dataset names.
-Result<std::vector<Planned>> Plan(Context& ctx, const ReadTxn& txn,
-                                  const RefreshFlags& flags,
-                                  const RefreshSource& source) {
-  std::vector<DatasetRecord> picked;
-  if (!flags.dataset.empty()) {
-    DS_TRY(record, ctx.ResolveDataset(txn, flags.dataset));
-    if (record->dataset.category != source.category) {
+// Resolves --dataset names; each must be a live dataset of one of the
+// sources' categories.
+Result<std::vector<DatasetRecord>> ResolveNamed(
+    Context& ctx, const ReadTxn& txn, const RefreshFlags& flags,
+    const std::vector<const RefreshSource*>& sources) {
+  std::vector<DatasetRecord> named;
+  for (const std::string& typed : flags.datasets) {
+    DS_TRY(record, ctx.ResolveDataset(txn, typed));
+    const Category c = record->dataset.category;
+    const bool kept = std::any_of(
+        sources.begin(), sources.end(),
+        [c](const RefreshSource* s) { return s->category == c; });
+    if (!kept) {
+      std::string which;
+      for (const RefreshSource* s : sources) {
+        which += (which.empty() ? "" : " and ") + CategoryNoun(s->category);
+      }
       return Fail(ErrorCode::kNotFound,
-                  "'" + flags.dataset + "' is a " +
-                      std::string(CategoryName(record->dataset.category)) +
-                      " dataset, not " + CategoryNoun(source.category) +
-                      "; `datasnap list --category " +
-                      std::string(CategoryName(source.category)) +
-                      "` shows the ones this command keeps");
+                  "'" + typed + "' is a " + std::string(CategoryName(c)) +
+                      " dataset; `datasnap " + ctx.command + "` keeps " +
+                      which + " datasets (`datasnap list` shows each one's "
+                      "category)");
     }
     if (!record->dataset.is_active) {
       return Fail(ErrorCode::kNotFound,
                   "dataset '" + record->dataset.key + "' is deleted");
     }
-    picked.push_back(std::move(*record));
+    const bool repeated = std::any_of(
+        named.begin(), named.end(), [&](const DatasetRecord& r) {
+          return r.dataset.key == record->dataset.key;
+        });
+    if (!repeated) named.push_back(std::move(*record));
+  }
+  return named;
+}
+
+// The datasets of `source`'s category in catalogue order: those --dataset
+// named (`named`, already resolved), or all of them.
+Result<std::vector<Planned>> Plan(Context& ctx, const ReadTxn& txn,
+                                  const RefreshFlags& flags,
+                                  const RefreshSource& source,
+                                  const std::vector<DatasetRecord>& named) {
+  std::vector<DatasetRecord> picked;
+  if (!flags.datasets.empty()) {
+    for (const DatasetRecord& r : named) {
+      if (r.dataset.category == source.category) picked.push_back(r);
+    }
   } else {
     DS_TRY(all, txn.ListDatasets());
     for (DatasetRecord& r : *all) {
       if (r.dataset.category == source.category && r.dataset.is_active) {
         picked.push_back(std::move(r));
       }
-    }
-    if (picked.empty()) {
-      return Fail(ErrorCode::kNotFound,
-                  "no " + CategoryNoun(source.category) +
-                      " datasets in the store " + ctx.global.store_path +
-                      "; create them with `datasnap " + source.seed_command +
-                      "` first");
     }
     std::unordered_map<std::string, std::size_t> rank;
     for (std::size_t i = 0; i < source.order.size(); ++i) {
@@ -120,7 +139,7 @@ RefreshOutcome Judge(const Planned& p, const FetchResult& result,
                      const RefreshSource& source, const RefreshFlags& flags,
                      std::optional<ParsedOptions>& parsed) {
   RefreshOutcome o;
-  o.record = &p.record;
+  o.record = p.record;
   o.url = p.request->url;
   o.version = p.record.sync.version;
   if (!result) {
@@ -251,32 +270,48 @@ std::string DiffCounts(const OptionsDiff& diff) {
   return s;
 }
 
-int RunRefresh(Context& ctx, const RefreshFlags& flags,
-               const RefreshSource& source, RefreshReporter& reporter) {
-  auto store = ctx.OpenStore(/*read_only=*/flags.dry_run);
-  if (!store) return ctx.ReportError(store.error());
-
-  auto plan = (*store)->Read([&](const ReadTxn& txn) {
-    return Plan(ctx, txn, flags, source);
+Result<std::vector<RefreshOutcome>> RefreshSources(
+    Context& ctx, Store& store, const RefreshFlags& flags,
+    const std::vector<const RefreshSource*>& sources,
+    RefreshReporter& reporter) {
+  auto planned = store.Read([&](const ReadTxn& txn)
+                                -> Result<std::vector<Planned>> {
+    DS_TRY(named, ResolveNamed(ctx, txn, flags, sources));
+    std::vector<Planned> all;
+    for (const RefreshSource* source : sources) {
+      DS_TRY(plan, Plan(ctx, txn, flags, *source, *named));
+      for (Planned& p : *plan) {
+        p.source = source;
+        all.push_back(std::move(p));
+      }
+    }
+    if (all.empty()) {
+      std::string seeds;
+      for (const RefreshSource* s : sources) {
+        seeds += (seeds.empty() ? "`datasnap " : " and `datasnap ") +
+                 s->seed_command + "`";
+      }
+      return Fail(ErrorCode::kNotFound,
+                  "no datasets to refresh in the store " +
+                      ctx.global.store_path + "; create them with " + seeds +
+                      " first");
+    }
+    return all;
   });
-  if (!plan) {
-    const int code = ctx.ReportError(plan.error());
-    return plan.error().code == ErrorCode::kNotFound && !flags.dataset.empty()
-               ? kExitUsage
-               : code;
-  }
+  if (!planned) return std::unexpected(planned.error());
+  std::vector<Planned>& plan = *planned;
 
   // Fetch everything that is due in one concurrent batch.
   std::vector<HttpRequest> requests;
-  std::vector<std::size_t> request_of(plan->size(), SIZE_MAX);
-  for (std::size_t i = 0; i < plan->size(); ++i) {
-    if ((*plan)[i].due && (*plan)[i].request) {
+  std::vector<std::size_t> request_of(plan.size(), SIZE_MAX);
+  FetchOptions options = ctx.MakeFetchOptions();
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    if (plan[i].due && plan[i].request) {
       request_of[i] = requests.size();
-      requests.push_back(*(*plan)[i].request);
+      requests.push_back(*plan[i].request);
+      options.allow_file_urls |= plan[i].source->allow_file_urls;
     }
   }
-  FetchOptions options = ctx.MakeFetchOptions();
-  options.allow_file_urls = source.allow_file_urls;
   if (ctx.env.err_is_terminal) {
     options.progress = [&ctx](const FetchProgress& p) {
       ctx.err << "\r\x1b[K  fetching " << p.done << "/" << p.total << " ("
@@ -288,7 +323,7 @@ int RunRefresh(Context& ctx, const RefreshFlags& flags,
       ctx.err << ")" << std::flush;
     };
   }
-  reporter.Start(ctx.out, plan->size(), flags.dry_run);
+  reporter.Start(ctx.out, plan.size(), flags.dry_run);
   std::vector<FetchResult> results;
   if (!requests.empty()) {
     results = MakeCurlHttpClient(options)->FetchAll(requests);
@@ -296,11 +331,13 @@ int RunRefresh(Context& ctx, const RefreshFlags& flags,
   }
 
   RefreshCounts counts;
-  std::size_t processed = 0;
-  for (std::size_t i = 0; i < plan->size(); ++i) {
-    const Planned& p = (*plan)[i];
+  std::vector<RefreshOutcome> outcomes;
+  outcomes.reserve(plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const Planned& p = plan[i];
+    const RefreshSource& source = *p.source;
     RefreshOutcome o;
-    o.record = &p.record;
+    o.record = p.record;
     o.version = p.record.sync.version;
     if (!p.due) {
       o.kind = RefreshKind::kSkipped;
@@ -308,10 +345,9 @@ int RunRefresh(Context& ctx, const RefreshFlags& flags,
       o.reason = p.request_error;
       if (!flags.dry_run) {
         std::optional<ParsedOptions> none;
-        Commit(ctx, **store, p, FetchResult{}, source, none, o);
+        Commit(ctx, store, p, FetchResult{}, source, none, o);
       }
     } else {
-      ++processed;
       const FetchResult& result = results[request_of[i]];
       std::optional<ParsedOptions> parsed;
       o = Judge(p, result, source, flags, parsed);
@@ -320,27 +356,46 @@ int RunRefresh(Context& ctx, const RefreshFlags& flags,
           ctx.err << "  \u26a0 " << p.record.dataset.name << ": " << w << "\n";
         }
       }
-      if (!flags.dry_run) Commit(ctx, **store, p, result, source, parsed, o);
+      if (!flags.dry_run) Commit(ctx, store, p, result, source, parsed, o);
     }
     Count(counts, o.kind);
     reporter.Report(ctx.out, o, ctx.Now(), flags.dry_run);
+    outcomes.push_back(std::move(o));
   }
   reporter.Finish(ctx.out, counts, flags.dry_run);
 
   if (!flags.dry_run) {
     const std::string detail =
-        std::to_string(processed) + " checked: " +
+        std::to_string(requests.size()) + " checked: " +
         std::to_string(counts.first) + " first versions, " +
         std::to_string(counts.updated) + " updated, " +
         std::to_string(counts.unchanged) + " unchanged, " +
         std::to_string(counts.skipped) + " skipped, " +
         std::to_string(counts.failed) + " failed";
-    auto logged = (*store)->Write([&](WriteTxn& txn) {
-      return txn.AppendAudit(source.command_name, "", detail);
+    auto logged = store.Write([&](WriteTxn& txn) {
+      return txn.AppendAudit(ctx.command, "", detail);
     });
     if (!logged) ctx.Warn("could not log the run: " + logged.error().message);
   }
-  return counts.failed > 0 ? kExitFailure : kExitOk;
+  return outcomes;
+}
+
+int RunRefresh(Context& ctx, const RefreshFlags& flags,
+               const RefreshSource& source, RefreshReporter& reporter) {
+  auto store = ctx.OpenStore(/*read_only=*/flags.dry_run);
+  if (!store) return ctx.ReportError(store.error());
+  auto outcomes = RefreshSources(ctx, **store, flags, {&source}, reporter);
+  if (!outcomes) {
+    const int code = ctx.ReportError(outcomes.error());
+    return outcomes.error().code == ErrorCode::kNotFound &&
+                   !flags.datasets.empty()
+               ? kExitUsage
+               : code;
+  }
+  const bool failed = std::any_of(
+      outcomes->begin(), outcomes->end(),
+      [](const RefreshOutcome& o) { return o.kind == RefreshKind::kFailed; });
+  return failed ? kExitFailure : kExitOk;
 }
 
 }  // namespace datasnap

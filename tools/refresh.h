@@ -34,7 +34,8 @@
 namespace datasnap {
 
 struct RefreshFlags {
-  std::string dataset;  // --dataset KEY: only this one ("" = all)
+  // --dataset KEY: only these (keys or older aliases); empty = all.
+  std::vector<std::string> datasets;
   bool force = false;   // --force: also datasets that are not due
   bool dry_run = false;
   bool allow_shrink = false;
@@ -52,7 +53,6 @@ struct RefreshSource {
   std::string seed_command;   // "seed-nhs-dd": run it when nothing is seeded
   std::string audit_prefix;   // "scrape": scrape.scraped, .updated, ...
   std::string first_action;   // "scraped" or "synced": the first version
-  std::string command_name;   // for the per-run audit event
   bool allow_file_urls = false;  // file:// mirrors (NHS_DD_BASE_URL)
   // Keys in catalogue order; datasets are processed and printed in it.
   std::vector<std::string> order;
@@ -71,7 +71,7 @@ enum class RefreshKind { kFirst, kUpdated, kUnchanged, kSkipped, kFailed };
 
 // What happened to one dataset.
 struct RefreshOutcome {
-  const DatasetRecord* record = nullptr;  // before the refresh
+  DatasetRecord record;  // as it was before the refresh
   RefreshKind kind = RefreshKind::kFailed;
   std::string url;  // requested ("" when skipped)
   bool fetched = false;       // a response arrived (200 or 304)
@@ -98,8 +98,19 @@ class RefreshReporter {
                       bool dry_run) = 0;
 };
 
-// Runs a refresh; returns the exit code (kExitFailure when any dataset
-// failed, kExitUsage for an unknown --dataset).
+// Refreshes the datasets of `sources` on an open store (read-only for a
+// dry run), fetching all of them in one batch so they share the client's
+// limits. Returns every dataset's outcome, in the sources' order; fails
+// (before fetching anything) on an unknown --dataset (kNotFound) or a store
+// error.
+Result<std::vector<RefreshOutcome>> RefreshSources(
+    Context& ctx, Store& store, const RefreshFlags& flags,
+    const std::vector<const RefreshSource*>& sources,
+    RefreshReporter& reporter);
+
+// Opens the store and refreshes one source; returns the exit code
+// (kExitFailure when any dataset failed, kExitUsage for an unknown
+// --dataset).
 int RunRefresh(Context& ctx, const RefreshFlags& flags,
                const RefreshSource& source, RefreshReporter& reporter);
 

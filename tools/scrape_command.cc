@@ -41,7 +41,7 @@ class ScrapeReporter : public RefreshReporter {
 
   void Report(std::ostream& out, const RefreshOutcome& o, UnixSeconds now,
               bool dry_run) override {
-    const DatasetRecord& r = *o.record;
+    const DatasetRecord& r = o.record;
     const std::string& name = r.dataset.name;
     if (o.kind == RefreshKind::kSkipped) {
       out << "\u229D Skipped: " << name << " (scraped "
@@ -101,7 +101,6 @@ int RunScrapeNhsDd(Context& ctx, const CommandArgs& args) {
   source.seed_command = "seed-nhs-dd";
   source.audit_prefix = "scrape";
   source.first_action = "scraped";
-  source.command_name = "scrape-nhs-dd";
   source.allow_file_urls = base.starts_with("file://");
   for (const CatalogueEntry& e : catalogue->entries()) {
     source.order.push_back(e.dataset.key);
@@ -138,7 +137,7 @@ int RunScrapeNhsDd(Context& ctx, const CommandArgs& args) {
     return parsed;
   };
 
-  RefreshFlags flags{args.dataset, args.force, args.dry_run, args.allow_shrink};
+  RefreshFlags flags{args.datasets, args.force, args.dry_run, args.allow_shrink};
   ScrapeReporter reporter;
   return RunRefresh(ctx, flags, source, reporter);
 }

@@ -30,7 +30,7 @@ class SyncReporter : public RefreshReporter {
 
   void Report(std::ostream& out, const RefreshOutcome& o, UnixSeconds now,
               bool dry_run) override {
-    const DatasetRecord& r = *o.record;
+    const DatasetRecord& r = o.record;
     const std::string& name = r.dataset.name;
     const std::string version =
         dry_run ? "" : " (version " + std::to_string(o.version) + ")";
@@ -84,7 +84,6 @@ int RunSyncExternal(Context& ctx, const CommandArgs& args) {
   source.seed_command = "seed-external";
   source.audit_prefix = "sync";
   source.first_action = "synced";
-  source.command_name = "sync-external";
   for (const CatalogueEntry& e : catalogue->entries()) {
     source.order.push_back(e.dataset.key);
   }
@@ -130,7 +129,7 @@ int RunSyncExternal(Context& ctx, const CommandArgs& args) {
     return e.message;
   };
 
-  RefreshFlags flags{args.dataset, args.force, args.dry_run, args.allow_shrink};
+  RefreshFlags flags{args.datasets, args.force, args.dry_run, args.allow_shrink};
   SyncReporter reporter;
   return RunRefresh(ctx, flags, source, reporter);
 }
