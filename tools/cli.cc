@@ -49,6 +49,20 @@ void DefineRefreshFlags(CLI::App& sub, CommandArgs& args, const char* verb) {
                "fault)");
 }
 
+// The options of an export, shared by export and refresh.
+void DefineExportOptions(CLI::App& sub, CommandArgs& args) {
+  sub.add_flag("--all-versions", args.all_versions,
+               "also publish the snapshots of older versions");
+  sub.add_flag("--prune", args.prune,
+               "delete files of earlier exports that the new manifest does "
+               "not list (kept by default: clients may hold an old manifest)");
+  sub.add_flag("--fhir", args.fhir,
+               "also publish a FHIR R4 ValueSet (with expansion) per dataset");
+  sub.add_option("--checktick-fixture", args.checktick_fixture,
+                 "also write a Django fixture of CheckTick's DataSet model "
+                 "to FILE (manage.py loaddata FILE)");
+}
+
 void DefineKey(CLI::App& sub, CommandArgs& args) {
   sub.add_option("KEY", args.key, "dataset key (or an older alias)")
       ->required();
@@ -86,6 +100,38 @@ const std::vector<CommandSpec>& Commands() {
          DefineRefreshFlags(sub, args, "sync");
        },
        RunSyncExternal},
+      {"refresh", {},
+       "The nightly job: seed what is missing, scrape and sync what is due "
+       "in one batch, export to --out DIR, print a table. Exit 0: all "
+       "well; 1: some datasets failed (they keep their last good version); "
+       "2: nothing could run",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("--out", args.out,
+                        "export directory (no export without it)");
+         DefineRefreshFlags(sub, args, "refresh");
+         DefineExportOptions(sub, args);
+       },
+       RunRefreshAll},
+      {"export", {},
+       "Publish the store as static files: content-named snapshots and "
+       "diffs (zstd and gzip) and manifest.json (docs/FORMATS.md)",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("--out", args.out, "export directory")->required();
+         DefineExportOptions(sub, args);
+       },
+       RunExport},
+      {"diff", {},
+       "What changed between two versions of a dataset (default: the "
+       "previous version against the current one)",
+       [](CLI::App& sub, CommandArgs& args) {
+         DefineKey(sub, args);
+         sub.add_option("FROM", args.from, "older version");
+         sub.add_option("TO", args.to, "newer version (default: current)");
+         sub.add_option("--format", args.format,
+                        "text (default), json (the published diff file) or "
+                        "patch (its RFC 6902 JSON Patch)");
+       },
+       RunDiff},
       {"list", {},
        "List datasets",
        [](CLI::App& sub, CommandArgs& args) {
@@ -297,6 +343,7 @@ CliEnvironment CliEnvironment::FromProcess() {
                           std::string(kv.substr(eq + 1)));
   }
   env.err_is_terminal = isatty(STDERR_FILENO) == 1;
+  env.out_is_terminal = isatty(STDOUT_FILENO) == 1;
   return env;
 }
 

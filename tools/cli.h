@@ -33,6 +33,9 @@ struct CliEnvironment {
   // Whether `err` is a terminal, where long work shows a progress line.
   // Default: false.
   bool err_is_terminal = false;
+  // Whether `out` is a terminal, where diffs are coloured (unless NO_COLOR
+  // is set). Default: false.
+  bool out_is_terminal = false;
 
   // The variables of this process, the system clock, and whether stderr is
   // a terminal.

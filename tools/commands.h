@@ -10,6 +10,9 @@ namespace datasnap {
 // seed_commands.cc
 int RunSeedNhsDd(Context& ctx, const CommandArgs& args);
 int RunSeedExternal(Context& ctx, const CommandArgs& args);
+// Creates the catalogue's datasets that the store lacks, leaving the others
+// as they are (the seed commands update those); returns how many it made.
+Result<std::size_t> SeedMissing(Store& store, const Catalogue& catalogue);
 
 // query_commands.cc
 int RunList(Context& ctx, const CommandArgs& args);
@@ -26,6 +29,11 @@ int RunScrapeNhsDd(Context& ctx, const CommandArgs& args);
 
 // sync_command.cc
 int RunSyncExternal(Context& ctx, const CommandArgs& args);
+
+// export_commands.cc
+int RunExport(Context& ctx, const CommandArgs& args);
+int RunDiff(Context& ctx, const CommandArgs& args);
+int RunRefreshAll(Context& ctx, const CommandArgs& args);
 
 }  // namespace datasnap
 

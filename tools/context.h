@@ -41,6 +41,14 @@ struct CommandArgs {
   bool force = false;
   bool dry_run = false;
   bool allow_shrink = false;
+  std::string out;  // --out DIR
+  bool all_versions = false;
+  bool prune = false;
+  bool fhir = false;
+  std::string checktick_fixture;
+  std::optional<std::uint32_t> from;  // diff FROM [TO]
+  std::optional<std::uint32_t> to;
+  std::string format = "text";
 };
 
 class Context {

@@ -114,6 +114,12 @@ Result<std::vector<RefreshOutcome>> RefreshSources(
 int RunRefresh(Context& ctx, const RefreshFlags& flags,
                const RefreshSource& source, RefreshReporter& reporter);
 
+// The two upstream sources. The catalogue must outlive the source.
+// scrape_command.cc: NHS Data Dictionary pages (NHS_DD_BASE_URL).
+RefreshSource MakeNhsDdSource(const Context& ctx, const Catalogue& catalogue);
+// sync_command.cc: the RCPCH API (EXTERNAL_DATASET_API_URL, _KEY).
+RefreshSource MakeRcpchSource(const Context& ctx, const Catalogue& catalogue);
+
 // "+2 −1 ~3" (with "reordered" when only the order changed).
 std::string DiffCounts(const OptionsDiff& diff);
 

@@ -91,21 +91,18 @@ class ScrapeReporter : public RefreshReporter {
 
 }  // namespace
 
-int RunScrapeNhsDd(Context& ctx, const CommandArgs& args) {
-  auto catalogue = ctx.LoadCatalogue();
-  if (!catalogue) return ctx.ReportError(catalogue.error());
+RefreshSource MakeNhsDdSource(const Context& ctx, const Catalogue& catalogue) {
   const std::string base = ctx.Variable("NHS_DD_BASE_URL");
-
   RefreshSource source;
   source.category = Category::kNhsDd;
   source.seed_command = "seed-nhs-dd";
   source.audit_prefix = "scrape";
   source.first_action = "scraped";
   source.allow_file_urls = base.starts_with("file://");
-  for (const CatalogueEntry& e : catalogue->entries()) {
+  for (const CatalogueEntry& e : catalogue.entries()) {
     source.order.push_back(e.dataset.key);
   }
-  source.request = [&](const DatasetRecord& r) -> Result<HttpRequest> {
+  source.request = [base](const DatasetRecord& r) -> Result<HttpRequest> {
     if (r.dataset.reference_url.empty()) {
       return Fail(ErrorCode::kInvalidArgument,
                   "no reference URL; the catalogue entry needs one");
@@ -136,7 +133,13 @@ int RunScrapeNhsDd(Context& ctx, const CommandArgs& args) {
     }
     return parsed;
   };
+  return source;
+}
 
+int RunScrapeNhsDd(Context& ctx, const CommandArgs& args) {
+  auto catalogue = ctx.LoadCatalogue();
+  if (!catalogue) return ctx.ReportError(catalogue.error());
+  const RefreshSource source = MakeNhsDdSource(ctx, *catalogue);
   RefreshFlags flags{args.datasets, args.force, args.dry_run, args.allow_shrink};
   ScrapeReporter reporter;
   return RunRefresh(ctx, flags, source, reporter);

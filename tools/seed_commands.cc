@@ -119,6 +119,27 @@ int Seed(Context& ctx, Category category, std::string_view title,
 
 }  // namespace
 
+Result<std::size_t> SeedMissing(Store& store, const Catalogue& catalogue) {
+  return store.Write([&](WriteTxn& txn) -> Result<std::size_t> {
+    std::size_t created = 0;
+    for (const CatalogueEntry& e : catalogue.entries()) {
+      DS_TRY(existing, txn.GetDataset(e.dataset.key));
+      if (*existing) continue;
+      // An alias the store already gives to another dataset is left to
+      // the seed commands, which sort such moves out.
+      bool alias_taken = false;
+      for (const std::string& alias : e.dataset.aliases) {
+        DS_TRY(owner, txn.ResolveAlias(alias));
+        alias_taken = alias_taken || owner->has_value();
+      }
+      if (alias_taken) continue;
+      DS_CHECK(txn.UpsertDataset(e.dataset));
+      ++created;
+    }
+    return created;
+  });
+}
+
 int RunSeedNhsDd(Context& ctx, const CommandArgs& args) {
   return Seed(ctx, Category::kNhsDd, "NHS Data Dictionary", args.clear);
 }

@@ -72,9 +72,7 @@ class SyncReporter : public RefreshReporter {
 
 }  // namespace
 
-int RunSyncExternal(Context& ctx, const CommandArgs& args) {
-  auto catalogue = ctx.LoadCatalogue();
-  if (!catalogue) return ctx.ReportError(catalogue.error());
+RefreshSource MakeRcpchSource(const Context& ctx, const Catalogue& catalogue) {
   std::string base = ctx.Variable("EXTERNAL_DATASET_API_URL");
   if (base.empty()) base = kDefaultApiUrl;
   const std::string api_key = ctx.Variable(kKeyVariable);
@@ -84,10 +82,10 @@ int RunSyncExternal(Context& ctx, const CommandArgs& args) {
   source.seed_command = "seed-external";
   source.audit_prefix = "sync";
   source.first_action = "synced";
-  for (const CatalogueEntry& e : catalogue->entries()) {
+  for (const CatalogueEntry& e : catalogue.entries()) {
     source.order.push_back(e.dataset.key);
   }
-  source.request = [&](const DatasetRecord& r) -> Result<HttpRequest> {
+  source.request = [base, api_key](const DatasetRecord& r) -> Result<HttpRequest> {
     if (r.dataset.api_endpoint.empty()) {
       return Fail(ErrorCode::kInvalidArgument,
                   "no API endpoint; the catalogue entry needs one");
@@ -100,9 +98,9 @@ int RunSyncExternal(Context& ctx, const CommandArgs& args) {
     }
     return request;
   };
-  source.parse = [&](const DatasetRecord& r,
-                     const HttpResponse& response) -> Result<ParsedOptions> {
-    const CatalogueEntry* entry = catalogue->Find(r.dataset.key);
+  source.parse = [&catalogue](const DatasetRecord& r, const HttpResponse& response)
+      -> Result<ParsedOptions> {
+    const CatalogueEntry* entry = catalogue.Find(r.dataset.key);
     if (entry == nullptr || !entry->mapping) {
       return Fail(ErrorCode::kInvalidArgument,
                   "the catalogue has no field mapping for '" + r.dataset.key +
@@ -116,19 +114,24 @@ int RunSyncExternal(Context& ctx, const CommandArgs& args) {
                   std::to_string(result->skipped) + " left out";
     return parsed;
   };
-  source.explain = [&](const FetchError& e) {
+  source.explain = [has_key = !api_key.empty()](const FetchError& e) {
     if (e.kind == FetchErrorKind::kHttp &&
         (e.http_status == 401 || e.http_status == 403)) {
       return e.message +
-             (api_key.empty()
-                  ? "; the API needs a subscription key: set "
-                    "EXTERNAL_DATASET_API_KEY"
-                  : "; the key in EXTERNAL_DATASET_API_KEY was refused: set "
-                    "EXTERNAL_DATASET_API_KEY to a valid key");
+             (has_key ? "; the key in EXTERNAL_DATASET_API_KEY was refused: set "
+                        "EXTERNAL_DATASET_API_KEY to a valid key"
+                      : "; the API needs a subscription key: set "
+                        "EXTERNAL_DATASET_API_KEY");
     }
     return e.message;
   };
+  return source;
+}
 
+int RunSyncExternal(Context& ctx, const CommandArgs& args) {
+  auto catalogue = ctx.LoadCatalogue();
+  if (!catalogue) return ctx.ReportError(catalogue.error());
+  const RefreshSource source = MakeRcpchSource(ctx, *catalogue);
   RefreshFlags flags{args.datasets, args.force, args.dry_run, args.allow_shrink};
   SyncReporter reporter;
   return RunRefresh(ctx, flags, source, reporter);

@@ -1,0 +1,304 @@
+#include "exporters/export.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/compression.h"
+#include "core/model_json.h"
+#include "core/sha256.h"
+#include "exporters/checktick_fixture.h"
+#include "exporters/fhir.h"
+#include "exporters/formats.h"
+
+namespace datasnap {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kZstdLevel = 19;  // pinned: the bytes are part of the contract
+constexpr int kGzipLevel = 9;
+// Largest published document read back to check an existing file.
+constexpr std::size_t kMaxDocumentBytes = std::size_t{1} << 31;
+
+std::unexpected<Error> IoError(const std::string& what, const fs::path& path,
+                               int err) {
+  return Fail(ErrorCode::kIo, what + " '" + path.string() +
+                                  "': " + std::strerror(err));
+}
+
+std::optional<std::string> ReadIfExists(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Writes `bytes` to a temporary file beside `path`, syncs it and renames it
+// over `path`, so readers see the old file or the new one, never a part.
+Status WriteAtomically(const fs::path& path, std::string_view bytes) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) return IoError("cannot create directory", path.parent_path(), ec.value());
+  const fs::path tmp = path.parent_path() /
+                       ("." + path.filename().string() + ".tmp" +
+                        std::to_string(getpid()));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                        0644);
+  if (fd < 0) return IoError("cannot create", tmp, errno);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return IoError("cannot write", tmp, err);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return IoError("cannot sync", tmp, err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return IoError("cannot rename into place", path, err);
+  }
+  return {};
+}
+
+// The export directory: what this run publishes, and what it found there.
+class Tree {
+ public:
+  explicit Tree(fs::path root, ExportReport& report)
+      : root_(std::move(root)), report_(report) {}
+
+  // Publishes `json` as <stem>.<h>.json.zst and .json.gz.
+  Result<PublishedDocument> Compressed(const std::string& stem,
+                                       const std::string& json) {
+    PublishedDocument doc;
+    doc.json_sha256 = Sha256Hex(json);
+    doc.json_bytes = json.size();
+    const std::string base = stem + "." + doc.json_sha256.substr(0, 12) + ".json";
+    {
+      // An existing frame is checked by decoding it (fast) rather than by
+      // compressing again at level 19 (slow).
+      const std::string path = base + ".zst";
+      std::optional<std::string> bytes = ReadIfExists(root_ / path);
+      bool ok = false;
+      if (bytes) {
+        auto decoded = ZstdDecompress(*bytes, kMaxDocumentBytes);
+        ok = decoded && *decoded == json;
+      }
+      if (!ok) {
+        DS_TRY(frame, ZstdCompress(json, kZstdLevel));
+        DS_CHECK(Put(path, *frame));
+        bytes = std::move(*frame);
+      } else {
+        Keep(path);
+      }
+      doc.files.push_back({path, "zstd", bytes->size(), Sha256Hex(*bytes)});
+    }
+    {
+      const std::string path = base + ".gz";
+      DS_TRY(member, GzipCompress(json, kGzipLevel));
+      DS_CHECK(PutIfDifferent(path, *member));
+      doc.files.push_back({path, "gzip", member->size(), Sha256Hex(*member)});
+    }
+    return doc;
+  }
+
+  // Publishes `json` as <stem>.<h>.json, uncompressed.
+  Result<PublishedFile> Plain(const std::string& stem, const std::string& json) {
+    const std::string sha = Sha256Hex(json);
+    const std::string path = stem + "." + sha.substr(0, 12) + ".json";
+    DS_CHECK(PutIfDifferent(path, json));
+    return PublishedFile{path, "identity", json.size(), sha};
+  }
+
+  // Writes a mutable file unless it already holds `bytes`; true if written.
+  Result<bool> PutIfDifferent(const std::string& path, std::string_view bytes) {
+    std::optional<std::string> existing = ReadIfExists(root_ / path);
+    if (existing && *existing == bytes) {
+      Keep(path);
+      return false;
+    }
+    DS_CHECK(Put(path, bytes));
+    return true;
+  }
+
+  // Deletes the files under `dirs` that this run did not publish, and
+  // temporary files a crashed run left behind.
+  Status Prune(const std::vector<std::string>& dirs) {
+    for (const std::string& dir : dirs) {
+      std::error_code ec;
+      if (!fs::exists(root_ / dir, ec)) continue;
+      std::vector<fs::path> doomed;
+      for (auto it = fs::recursive_directory_iterator(root_ / dir, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (!it->is_regular_file()) continue;
+        const std::string rel =
+            fs::relative(it->path(), root_).generic_string();
+        if (!published_.contains(rel)) doomed.push_back(it->path());
+      }
+      if (ec) return IoError("cannot list", root_ / dir, ec.value());
+      std::sort(doomed.begin(), doomed.end());
+      for (const fs::path& p : doomed) {
+        if (!fs::remove(p, ec) || ec) {
+          return IoError("cannot delete", p, ec ? ec.value() : ENOENT);
+        }
+        ++report_.files_pruned;
+      }
+    }
+    return {};
+  }
+
+ private:
+  Status Put(const std::string& path, std::string_view bytes) {
+    DS_CHECK(WriteAtomically(root_ / path, bytes));
+    published_.insert(path);
+    ++report_.files_written;
+    report_.bytes_written += bytes.size();
+    report_.written.push_back(path);
+    return {};
+  }
+  void Keep(const std::string& path) {
+    published_.insert(path);
+    ++report_.files_unchanged;
+  }
+
+  fs::path root_;
+  ExportReport& report_;
+  std::set<std::string> published_;
+};
+
+// What one read transaction gives the export.
+struct Exported {
+  DatasetRecord record;
+  std::vector<VersionRecord> versions;  // oldest first, with options
+};
+
+Result<std::vector<Exported>> ReadStore(Store& store) {
+  return store.Read([&](const ReadTxn& txn) -> Result<std::vector<Exported>> {
+    DS_TRY(all, txn.ListDatasets());  // sorted by key
+    std::vector<Exported> out;
+    for (DatasetRecord& r : *all) {
+      if (!r.dataset.is_active || r.sync.version == 0) continue;
+      DS_TRY(versions, txn.ListVersions(r.dataset.key, /*with_options=*/true));
+      if (versions->empty()) continue;
+      out.push_back({std::move(r), std::move(*versions)});
+    }
+    return out;
+  });
+}
+
+// The current version: the one the record names.
+const VersionRecord* Current(const Exported& e) {
+  for (const VersionRecord& v : e.versions) {
+    if (v.version == e.record.sync.version) return &v;
+  }
+  return e.versions.empty() ? nullptr : &e.versions.back();
+}
+
+}  // namespace
+
+Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
+  if (options.out_dir.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "no output directory given");
+  }
+  DS_TRY(data, ReadStore(store));
+  ExportReport report;
+  Tree tree(options.out_dir, report);
+  std::vector<ManifestEntry> entries;
+  entries.reserve(data->size());
+
+  for (const Exported& e : *data) {
+    if (!e.record.dataset.is_global) continue;
+    const VersionRecord* current = Current(e);
+    if (current == nullptr) continue;
+    const std::string& key = e.record.dataset.key;
+    ManifestEntry entry;
+    entry.record = &e.record;
+    entry.current = current;
+
+    const std::string snapshot_dir = "datasets/" + key + "/";
+    DS_TRY(snapshot,
+           tree.Compressed(snapshot_dir + std::to_string(current->version),
+                           DumpCompact(SnapshotJson(e.record, *current))));
+    entry.snapshot = std::move(*snapshot);
+    if (options.all_versions) {
+      for (const VersionRecord& v : e.versions) {
+        if (&v == current) continue;
+        DS_TRY(older, tree.Compressed(snapshot_dir + std::to_string(v.version),
+                                      DumpCompact(SnapshotJson(e.record, v))));
+        entry.older.emplace_back(v.version, std::move(*older));
+      }
+    }
+
+    // Consecutive pairs, and every older version straight to the current
+    // one (the manifest lists the latter: one file for any client).
+    const std::string diff_dir = "diffs/" + key + "/";
+    auto publish_diff = [&](const VersionRecord& from,
+                            const VersionRecord& to) -> Result<PublishedDocument> {
+      return tree.Compressed(diff_dir + std::to_string(from.version) + "-" +
+                                 std::to_string(to.version),
+                             DumpCompact(DiffJson(key, from, to)));
+    };
+    for (std::size_t i = 0; i + 1 < e.versions.size(); ++i) {
+      if (&e.versions[i + 1] == current) continue;  // done below
+      if (e.versions[i + 1].version > current->version) continue;
+      DS_CHECK(publish_diff(e.versions[i], e.versions[i + 1]));
+    }
+    for (const VersionRecord& v : e.versions) {
+      if (v.version >= current->version) continue;
+      DS_TRY(doc, publish_diff(v, *current));
+      entry.diffs.push_back(
+          {v.version, current->version, DiffOptions(v.options, current->options),
+           std::move(*doc)});
+    }
+
+    if (options.fhir) {
+      DS_TRY(fhir, tree.Plain("fhir/" + key + "/" +
+                                  std::to_string(current->version),
+                              DumpCompact(FhirValueSet(e.record, *current,
+                                                       options.fhir_base_url))));
+      entry.fhir = std::move(*fhir);
+    }
+    entries.push_back(std::move(entry));
+  }
+  report.datasets = entries.size();
+
+  // The manifest last: everything it names is in place before it is.
+  const std::string manifest = DumpCompact(ManifestJson(entries));
+  DS_TRY(manifest_gz, GzipCompress(manifest, kGzipLevel));
+  DS_CHECK(tree.PutIfDifferent("manifest.json.gz", *manifest_gz));
+  DS_TRY(changed, tree.PutIfDifferent("manifest.json", manifest));
+  report.manifest_changed = *changed;
+
+  if (!options.checktick_fixture.empty()) {
+    std::vector<std::pair<DatasetRecord, VersionRecord>> all;
+    for (const Exported& e : *data) {
+      if (const VersionRecord* v = Current(e)) all.emplace_back(e.record, *v);
+    }
+    const std::string fixture = CheckTickFixture(all).dump(
+        2, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
+    DS_CHECK(WriteAtomically(options.checktick_fixture, fixture));
+  }
+
+  if (options.prune) DS_CHECK(tree.Prune({"datasets", "diffs", "fhir"}));
+  return report;
+}
+
+}  // namespace datasnap

@@ -1,0 +1,66 @@
+// Exports the store as static files for a CDN: immutable, content-named
+// snapshots and diffs, and a small mutable manifest written last.
+//
+//   ExportOptions options;
+//   options.out_dir = "var/export";
+//   auto report = ExportStore(*store, options);   // store opened read-only
+//   if (!report) ... the message names the file that could not be written
+//
+// The tree (docs/FORMATS.md):
+//   datasets/<key>/<version>.<h>.json.zst, .json.gz   snapshots
+//   diffs/<key>/<from>-<to>.<h>.json.zst, .json.gz    diffs
+//   fhir/<key>/<version>.<h>.json                     FHIR ValueSets (--fhir)
+//   manifest.json, manifest.json.gz
+// <h> is the first 12 hex digits of the SHA-256 of the uncompressed JSON,
+// so a name never changes content and a CDN may cache it forever.
+//
+// Same store, same bytes. Files that already hold the right content are
+// left alone; new files are written under temporary names, synced and
+// renamed into place; the manifest goes last, so a reader never sees it
+// point at a missing file. Files of earlier exports stay (clients may hold
+// an old manifest) unless `prune`.
+#ifndef DATASNAP_EXPORTERS_EXPORT_H_
+#define DATASNAP_EXPORTERS_EXPORT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "store/store.h"
+
+namespace datasnap {
+
+struct ExportOptions {
+  std::string out_dir;  // created when missing
+  // Also publish every older version's snapshot. Default: current only.
+  bool all_versions = false;
+  // Delete files under datasets/, diffs/ and fhir/ that this export does
+  // not list. Default: keep them.
+  bool prune = false;
+  // Also publish a FHIR R4 ValueSet per dataset. Default: false.
+  bool fhir = false;
+  std::string fhir_base_url = "https://datasnap.rcpch.ac.uk/fhir";
+  // When set, also write a Django fixture of CheckTick's DataSet model
+  // here. Default: none.
+  std::string checktick_fixture;
+};
+
+struct ExportReport {
+  std::size_t datasets = 0;          // listed in the manifest
+  std::size_t files_written = 0;     // new or repaired files
+  std::size_t files_unchanged = 0;   // already there with the right content
+  std::size_t files_pruned = 0;
+  std::uint64_t bytes_written = 0;
+  bool manifest_changed = false;
+  std::vector<std::string> written;  // paths relative to out_dir, in order
+};
+
+// Exports the active global datasets that have a version. Reads one
+// consistent snapshot of `store`. Errors are kIo and name the path.
+Result<ExportReport> ExportStore(Store& store, const ExportOptions& options);
+
+}  // namespace datasnap
+
+#endif  // DATASNAP_EXPORTERS_EXPORT_H_

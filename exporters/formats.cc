@@ -1,0 +1,155 @@
+#include "exporters/formats.h"
+
+#include "core/version.h"
+#include "exporters/json_patch.h"
+
+namespace datasnap {
+namespace {
+
+// An option without its value: what a changed option was and became.
+OrderedJson OptionBody(const Option& o) {
+  OrderedJson j;
+  j["label"] = o.label;
+  if (o.parent) j["parent"] = *o.parent;
+  if (o.is_default) j["default"] = true;
+  return j;
+}
+
+OrderedJson OptionArray(const std::vector<Option>& options) {
+  OrderedJson array = OrderedJson::array();
+  for (const Option& o : options) {
+    OrderedJson item;
+    item["value"] = o.value;
+    item.update(OptionBody(o));
+    array.push_back(std::move(item));
+  }
+  return array;
+}
+
+OrderedJson FileJson(const PublishedFile& f) {
+  OrderedJson j;
+  j["path"] = f.path;
+  j["encoding"] = f.encoding;
+  j["bytes"] = f.bytes;
+  j["sha256"] = f.sha256;
+  return j;
+}
+
+OrderedJson DocumentJson(const PublishedDocument& d) {
+  OrderedJson j;
+  j["json_sha256"] = d.json_sha256;
+  j["json_bytes"] = d.json_bytes;
+  OrderedJson files = OrderedJson::array();
+  for (const PublishedFile& f : d.files) files.push_back(FileJson(f));
+  j["files"] = std::move(files);
+  return j;
+}
+
+OrderedJson SummaryJson(const OptionsDiff& diff) {
+  OrderedJson s;
+  s["added"] = diff.added.size();
+  s["removed"] = diff.removed.size();
+  s["changed"] = diff.changed.size();
+  s["reordered"] = diff.reordered;
+  return s;
+}
+
+}  // namespace
+
+OrderedJson SnapshotJson(const DatasetRecord& record,
+                         const VersionRecord& version) {
+  OrderedJson j;
+  j["format"] = kExportFormatVersion;
+  j["key"] = record.dataset.key;
+  j["name"] = record.dataset.name;
+  j["version"] = version.version;
+  j["created_at"] = FormatIso8601(version.created_at);
+  j["option_count"] = version.options.size();
+  j["sha256"] = version.options_sha256;
+  j["provenance"] = ProvenanceToJson(version.provenance);
+  j["options"] = OptionsToJson(version.options);
+  return j;
+}
+
+OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
+                     const VersionRecord& to) {
+  const OptionsDiff diff = DiffOptions(from.options, to.options);
+  OrderedJson j;
+  j["format"] = kExportFormatVersion;
+  j["key"] = key;
+  j["from"] = from.version;
+  j["to"] = to.version;
+  j["from_sha256"] = from.options_sha256;
+  j["to_sha256"] = to.options_sha256;
+  j["summary"] = SummaryJson(diff);
+  j["added"] = OptionArray(diff.added);
+  j["removed"] = OptionArray(diff.removed);
+  OrderedJson changed = OrderedJson::array();
+  for (const ChangedOption& c : diff.changed) {
+    OrderedJson item;
+    item["value"] = c.after.value;
+    item["before"] = OptionBody(c.before);
+    item["after"] = OptionBody(c.after);
+    changed.push_back(std::move(item));
+  }
+  j["changed"] = std::move(changed);
+  // Removals and relabels keep the old order; additions and moves do not.
+  if (!diff.added.empty() || diff.reordered) {
+    OrderedJson order = OrderedJson::array();
+    for (const Option& o : to.options.options()) order.push_back(o.value);
+    j["order"] = std::move(order);
+  }
+  j["patch"] = OptionsJsonPatch(diff);
+  return j;
+}
+
+OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries) {
+  OrderedJson j;
+  j["format"] = kExportFormatVersion;
+  j["generator"] = std::string("datasnap ") + kVersion;
+  OrderedJson datasets = OrderedJson::array();
+  for (const ManifestEntry& e : entries) {
+    const Dataset& d = e.record->dataset;
+    const VersionRecord& v = *e.current;
+    OrderedJson item;
+    item["key"] = d.key;
+    item["name"] = d.name;
+    item["description"] = d.description;
+    item["category"] = CategoryName(d.category);
+    item["tags"] = d.tags;
+    item["version"] = v.version;
+    item["option_count"] = v.options.size();
+    item["sha256"] = e.snapshot.json_sha256;
+    item["options_sha256"] = v.options_sha256;
+    item["created_at"] = FormatIso8601(v.created_at);
+    item["source_url"] = TextOrNull(v.provenance.source_url);
+    item["parent"] = TextOrNull(d.parent);
+    item["snapshot"] = DocumentJson(e.snapshot);
+    OrderedJson diffs = OrderedJson::array();
+    for (const ManifestDiff& md : e.diffs) {
+      OrderedJson dj;
+      dj["from"] = md.from;
+      dj["to"] = md.to;
+      dj["summary"] = SummaryJson(md.diff);
+      dj.update(DocumentJson(md.document));
+      diffs.push_back(std::move(dj));
+    }
+    item["diffs"] = std::move(diffs);
+    if (!e.older.empty()) {
+      OrderedJson older = OrderedJson::array();
+      for (const auto& [version, doc] : e.older) {
+        OrderedJson oj;
+        oj["version"] = version;
+        oj.update(DocumentJson(doc));
+        older.push_back(std::move(oj));
+      }
+      item["older_snapshots"] = std::move(older);
+    }
+    if (e.fhir) item["fhir"] = FileJson(*e.fhir);
+    datasets.push_back(std::move(item));
+  }
+  j["datasets"] = std::move(datasets);
+  return j;
+}
+
+}  // namespace datasnap

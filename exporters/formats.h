@@ -1,0 +1,82 @@
+// The JSON documents datasnap publishes: dataset snapshots, version diffs
+// and the manifest. docs/FORMATS.md documents them (a contract: CDNs and
+// browsers read them) and docs/schemas/ holds their JSON Schemas.
+//
+//   OrderedJson snapshot = SnapshotJson(record, version);
+//   std::string bytes = DumpCompact(snapshot);   // what is published
+//   OrderedJson diff = DiffJson(record.dataset.key, older, newer);
+//
+// Pure functions of the store's records: no clock, no host, no paths
+// beyond the ones given. Keys come in a fixed order, so the same records
+// always give the same bytes.
+#ifndef DATASNAP_EXPORTERS_FORMATS_H_
+#define DATASNAP_EXPORTERS_FORMATS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/model.h"
+#include "core/model_json.h"
+#include "core/options_diff.h"
+
+namespace datasnap {
+
+// The version of the published formats; bumped on incompatible changes.
+inline constexpr int kExportFormatVersion = 1;
+
+// {"format","key","name","version","created_at","option_count","sha256"
+//  (of the canonical options),"provenance","options"}
+OrderedJson SnapshotJson(const DatasetRecord& record,
+                         const VersionRecord& version);
+
+// {"format","key","from","to","from_sha256","to_sha256","summary":
+//  {"added","removed","changed","reordered"},"added","removed","changed":
+//  [{"value","before","after"}],["order"],"patch"}. "order" (the values of
+// `to` in order) is present when added or moved options make the order
+// impossible to derive from `from`'s; "patch" is an RFC 6902 JSON Patch
+// over the options keyed by value.
+OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
+                     const VersionRecord& to);
+
+// One published file, as the manifest lists it.
+struct PublishedFile {
+  std::string path;      // relative to the export directory, '/'-separated
+  std::string encoding;  // "zstd", "gzip" or "identity"
+  std::uint64_t bytes = 0;
+  std::string sha256;  // of the file's bytes
+};
+
+// A JSON document published under several encodings.
+struct PublishedDocument {
+  std::string json_sha256;  // of the uncompressed JSON
+  std::uint64_t json_bytes = 0;
+  std::vector<PublishedFile> files;
+};
+
+struct ManifestDiff {
+  std::uint32_t from = 0;
+  std::uint32_t to = 0;
+  OptionsDiff diff;  // for the summary counts
+  PublishedDocument document;
+};
+
+struct ManifestEntry {
+  const DatasetRecord* record = nullptr;
+  const VersionRecord* current = nullptr;
+  PublishedDocument snapshot;
+  std::vector<ManifestDiff> diffs;  // from each older version to `current`
+  // Older snapshots (with --all-versions), oldest first.
+  std::vector<std::pair<std::uint32_t, PublishedDocument>> older;
+  std::optional<PublishedFile> fhir;
+};
+
+// {"format","generator","datasets":[...]}, datasets in the given order
+// (the exporter sorts them by key).
+OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries);
+
+}  // namespace datasnap
+
+#endif  // DATASNAP_EXPORTERS_FORMATS_H_
