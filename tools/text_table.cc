@@ -47,19 +47,24 @@ void TextTable::Print(std::ostream& out) const {
   }
 }
 
-std::string FormatDuration(UnixSeconds s) {
+std::string FormatDuration(UnixSeconds s, bool nearest) {
   if (s < 0) s = -s;
+  // The unit by size, then the count in it, rounded down or to nearest.
+  auto in = [&](UnixSeconds unit, const char* name) {
+    return Plural(nearest ? (s + unit / 2) / unit : s / unit, name);
+  };
   if (s < 60) return Plural(s, "second");
-  if (s < 3600) return Plural(s / 60, "minute");
-  if (s < 2 * 86400) return Plural(s / 3600, "hour");
-  return Plural(s / 86400, "day");
+  if (s < 3600) return in(60, "minute");
+  if (s < 2 * 86400) return in(3600, "hour");
+  return in(86400, "day");
 }
 
 std::string FormatAge(std::optional<UnixSeconds> then, UnixSeconds now) {
   if (!then) return "never";
   const UnixSeconds delta = now - *then;
   if (delta >= 0 && delta < 60) return "just now";
-  if (delta < 0) return "in " + FormatDuration(-delta);
+  // A time to come rounds to nearest: a week less a minute is "in 7 days".
+  if (delta < 0) return "in " + FormatDuration(-delta, /*nearest=*/true);
   return FormatDuration(delta) + " ago";
 }
 

@@ -24,11 +24,12 @@ class TextTable {
 };
 
 // "just now", "5 minutes ago", "2 hours ago", "3 days ago"; "never" for
-// nullopt. Times in the future read "in 2 hours".
+// nullopt. Times in the future read "in 2 hours" (rounded to the nearest unit).
 std::string FormatAge(std::optional<UnixSeconds> then, UnixSeconds now);
 
-// "22 hours", "1 day", "3 minutes".
-std::string FormatDuration(UnixSeconds seconds);
+// "22 hours", "1 day", "3 minutes": the largest fitting unit, counted
+// rounded down, or to the nearest when `nearest`.
+std::string FormatDuration(UnixSeconds seconds, bool nearest = false);
 
 }  // namespace datasnap
 

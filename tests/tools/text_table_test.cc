@@ -29,7 +29,10 @@ TEST_CASE("FormatAge") {
         Case{now - 59, "just now"}, Case{now - 60, "1 minute ago"},
         Case{now - 7200, "2 hours ago"}, Case{now - 47 * 3600, "47 hours ago"},
         Case{now - 3 * 86400, "3 days ago"}, Case{now + 22 * 3600, "in 22 hours"},
-        Case{now + 1, "in 1 second"}}) {
+        Case{now + 1, "in 1 second"},
+        Case{now + 7 * 86400 - 60, "in 7 days"},
+        Case{now + 3600 + 1, "in 1 hour"},
+        Case{now + 90 * 60, "in 2 hours"}}) {
     INFO(c.text);
     CHECK(FormatAge(c.then, now) == c.text);
   }
