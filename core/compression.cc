@@ -106,4 +106,35 @@ Result<std::string> GzipCompress(std::string_view data, int level) {
   return out;
 }
 
+Result<std::string> GzipDecompress(std::string_view member,
+                                   std::size_t max_size) {
+  z_stream strm{};
+  if (inflateInit2(&strm, 15 + 16) != Z_OK) {
+    return Fail(ErrorCode::kIo, "inflateInit2 failed");
+  }
+  strm.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(member.data()));
+  strm.avail_in = static_cast<uInt>(member.size());
+  std::string out;
+  char buf[64 * 1024];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    strm.next_out = reinterpret_cast<Bytef*>(buf);
+    strm.avail_out = sizeof buf;
+    rc = inflate(&strm, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - strm.avail_out);
+    if (out.size() > max_size) {
+      inflateEnd(&strm);
+      return Fail(ErrorCode::kCorrupt,
+                  "gzip member decodes to more than " +
+                      std::to_string(max_size) + " bytes");
+    }
+    if (rc == Z_BUF_ERROR && strm.avail_in == 0) break;  // input ran out
+  }
+  const bool trailing = strm.avail_in != 0;
+  inflateEnd(&strm);
+  if (rc != Z_STREAM_END) return Fail(ErrorCode::kCorrupt, "gzip member is damaged or truncated");
+  if (trailing) return Fail(ErrorCode::kCorrupt, "bytes after the gzip member");
+  return out;
+}
+
 }  // namespace datasnap

@@ -28,6 +28,11 @@ Result<std::string> ZstdDecompress(std::string_view frame, std::size_t max_size)
 // bytes depend on the input and level only.
 Result<std::string> GzipCompress(std::string_view data, int level);
 
+// Decompresses one gzip member. Fails (kCorrupt) on damaged or truncated
+// input, and on input that would decode to more than `max_size` bytes.
+Result<std::string> GzipDecompress(std::string_view member,
+                                   std::size_t max_size);
+
 }  // namespace datasnap
 
 #endif  // DATASNAP_CORE_COMPRESSION_H_

@@ -46,8 +46,12 @@ std::optional<std::string> ReadIfExists(const fs::path& path) {
 // over `path`, so readers see the old file or the new one, never a part.
 Status WriteAtomically(const fs::path& path, std::string_view bytes) {
   std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  if (ec) return IoError("cannot create directory", path.parent_path(), ec.value());
+  if (!path.parent_path().empty()) {
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) {
+      return IoError("cannot create directory", path.parent_path(), ec.value());
+    }
+  }
   const fs::path tmp = path.parent_path() /
                        ("." + path.filename().string() + ".tmp" +
                         std::to_string(getpid()));
@@ -112,10 +116,24 @@ class Tree {
       doc.files.push_back({path, "zstd", bytes->size(), Sha256Hex(*bytes)});
     }
     {
+      // Likewise a gzip member: kept when it decodes to the JSON, even if
+      // another zlib would compress it differently (the name promises the
+      // bytes never change).
       const std::string path = base + ".gz";
-      DS_TRY(member, GzipCompress(json, kGzipLevel));
-      DS_CHECK(PutIfDifferent(path, *member));
-      doc.files.push_back({path, "gzip", member->size(), Sha256Hex(*member)});
+      std::optional<std::string> bytes = ReadIfExists(root_ / path);
+      bool ok = false;
+      if (bytes) {
+        auto decoded = GzipDecompress(*bytes, kMaxDocumentBytes);
+        ok = decoded && *decoded == json;
+      }
+      if (!ok) {
+        DS_TRY(member, GzipCompress(json, kGzipLevel));
+        DS_CHECK(Put(path, *member));
+        bytes = std::move(*member);
+      } else {
+        Keep(path);
+      }
+      doc.files.push_back({path, "gzip", bytes->size(), Sha256Hex(*bytes)});
     }
     return doc;
   }
@@ -294,7 +312,11 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
     }
     const std::string fixture = CheckTickFixture(all).dump(
         2, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
-    DS_CHECK(WriteAtomically(options.checktick_fixture, fixture));
+    const std::optional<std::string> existing =
+        ReadIfExists(options.checktick_fixture);
+    if (!existing || *existing != fixture) {
+      DS_CHECK(WriteAtomically(options.checktick_fixture, fixture));
+    }
   }
 
   if (options.prune) DS_CHECK(tree.Prune({"datasets", "diffs", "fhir"}));

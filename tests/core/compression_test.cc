@@ -124,5 +124,38 @@ TEST_CASE("ZstdDecompress names the limit when a frame is too large") {
   CHECK(ZstdDecompress(*frame, 5000).has_value());
 }
 
+TEST_CASE("GzipCompress writes a member with no name or time that round-trips") {
+  const std::string text = "{\"value\":\"01\",\"label\":\"Yes\"}" +
+                           std::string(10000, 'x');
+  auto member = GzipCompress(text, 9);
+  REQUIRE(member.has_value());
+  REQUIRE(member->size() > 10);
+  // RFC 1952 header: magic, deflate, no flags (so no name), mtime 0.
+  CHECK(static_cast<unsigned char>((*member)[0]) == 0x1f);
+  CHECK(static_cast<unsigned char>((*member)[1]) == 0x8b);
+  CHECK((*member)[2] == 8);
+  CHECK((*member)[3] == 0);
+  CHECK(member->substr(4, 4) == std::string(4, '\0'));
+  CHECK(*GzipCompress(text, 9) == *member);  // deterministic
+  auto back = GzipDecompress(*member, text.size());
+  REQUIRE(back.has_value());
+  CHECK(*back == text);
+  CHECK_FALSE(GzipCompress(text, 0).has_value());
+  CHECK_FALSE(GzipCompress(text, 10).has_value());
+}
+
+TEST_CASE("GzipDecompress refuses damaged, truncated, trailing and oversized input") {
+  const std::string text(5000, 'a');
+  const std::string member = *GzipCompress(text, 9);
+  CHECK_FALSE(GzipDecompress(member.substr(0, member.size() - 3), 1 << 20));
+  CHECK_FALSE(GzipDecompress(member + "junk", 1 << 20));
+  CHECK_FALSE(GzipDecompress("not gzip at all", 1 << 20));
+  CHECK_FALSE(GzipDecompress("", 1 << 20));
+  auto small = GzipDecompress(member, 4999);
+  REQUIRE_FALSE(small.has_value());
+  CHECK(small.error().code == ErrorCode::kCorrupt);
+  CHECK(GzipDecompress(member, 5000).has_value());
+}
+
 }  // namespace
 }  // namespace datasnap
