@@ -96,46 +96,37 @@ class Tree {
     doc.json_sha256 = Sha256Hex(json);
     doc.json_bytes = json.size();
     const std::string base = stem + "." + doc.json_sha256.substr(0, 12) + ".json";
-    {
-      // An existing frame is checked by decoding it (fast) rather than by
-      // compressing again at level 19 (slow).
-      const std::string path = base + ".zst";
-      std::optional<std::string> bytes = ReadIfExists(root_ / path);
-      bool ok = false;
-      if (bytes) {
-        auto decoded = ZstdDecompress(*bytes, kMaxDocumentBytes);
-        ok = decoded && *decoded == json;
-      }
-      if (!ok) {
-        DS_TRY(frame, ZstdCompress(json, kZstdLevel));
-        DS_CHECK(Put(path, *frame));
-        bytes = std::move(*frame);
-      } else {
-        Keep(path);
-      }
-      doc.files.push_back({path, "zstd", bytes->size(), Sha256Hex(*bytes)});
-    }
-    {
-      // Likewise a gzip member: kept when it decodes to the JSON, even if
-      // another zlib would compress it differently (the name promises the
-      // bytes never change).
-      const std::string path = base + ".gz";
-      std::optional<std::string> bytes = ReadIfExists(root_ / path);
-      bool ok = false;
-      if (bytes) {
-        auto decoded = GzipDecompress(*bytes, kMaxDocumentBytes);
-        ok = decoded && *decoded == json;
-      }
-      if (!ok) {
-        DS_TRY(member, GzipCompress(json, kGzipLevel));
-        DS_CHECK(Put(path, *member));
-        bytes = std::move(*member);
-      } else {
-        Keep(path);
-      }
-      doc.files.push_back({path, "gzip", bytes->size(), Sha256Hex(*bytes)});
-    }
+    DS_TRY(zst, Encoded(base + ".zst", "zstd", json, &ZstdDecompress,
+                        [](std::string_view j) { return ZstdCompress(j, kZstdLevel); }));
+    DS_TRY(gz, Encoded(base + ".gz", "gzip", json, &GzipDecompress,
+                       [](std::string_view j) { return GzipCompress(j, kGzipLevel); }));
+    doc.files = {std::move(*zst), std::move(*gz)};
     return doc;
+  }
+
+  // Publishes `json` encoded at `path`. A file already there is kept when
+  // it decodes to `json`: decoding is fast where compressing again at
+  // level 19 is slow, and a content-named file must never change its
+  // bytes (a CDN may hold them for a year), even if another library
+  // version would encode differently.
+  Result<PublishedFile> Encoded(
+      const std::string& path, const char* encoding, const std::string& json,
+      Result<std::string> (*decode)(std::string_view, std::size_t),
+      Result<std::string> (*encode)(std::string_view)) {
+    std::optional<std::string> bytes = ReadIfExists(root_ / path);
+    bool ok = false;
+    if (bytes) {
+      auto decoded = decode(*bytes, kMaxDocumentBytes);
+      ok = decoded && *decoded == json;
+    }
+    if (ok) {
+      Keep(path);
+    } else {
+      DS_TRY(encoded, encode(json));
+      DS_CHECK(Put(path, *encoded));
+      bytes = std::move(*encoded);
+    }
+    return PublishedFile{path, encoding, bytes->size(), Sha256Hex(*bytes)};
   }
 
   // Publishes `json` as <stem>.<h>.json, uncompressed.
