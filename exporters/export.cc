@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -221,6 +222,73 @@ const VersionRecord* Current(const Exported& e) {
   return e.versions.empty() ? nullptr : &e.versions.back();
 }
 
+
+// Publishes one dataset's snapshot, diffs and FHIR file under `prefix`
+// ("" for global datasets, "orgs/<org>/" for an organisation's).
+Result<ManifestEntry> PublishDataset(Tree& tree, const Exported& e,
+                                     const VersionRecord& current,
+                                     const std::string& prefix,
+                                     const ExportOptions& options) {
+  const std::string& key = e.record.dataset.key;
+  ManifestEntry entry;
+  entry.record = &e.record;
+  entry.current = &current;
+
+  const std::string snapshot_dir = prefix + "datasets/" + key + "/";
+  DS_TRY(snapshot,
+         tree.Compressed(snapshot_dir + std::to_string(current.version),
+                         DumpCompact(SnapshotJson(e.record, current))));
+  entry.snapshot = std::move(*snapshot);
+  if (options.all_versions) {
+    for (const VersionRecord& v : e.versions) {
+      if (&v == &current) continue;
+      DS_TRY(older, tree.Compressed(snapshot_dir + std::to_string(v.version),
+                                    DumpCompact(SnapshotJson(e.record, v))));
+      entry.older.emplace_back(v.version, std::move(*older));
+    }
+  }
+
+  // Consecutive pairs, and every older version straight to the current
+  // one (the manifest lists the latter: one file for any client).
+  const std::string diff_dir = prefix + "diffs/" + key + "/";
+  auto publish_diff = [&](const VersionRecord& from,
+                          const VersionRecord& to) -> Result<PublishedDocument> {
+    return tree.Compressed(diff_dir + std::to_string(from.version) + "-" +
+                               std::to_string(to.version),
+                           DumpCompact(DiffJson(key, from, to)));
+  };
+  for (std::size_t i = 0; i + 1 < e.versions.size(); ++i) {
+    if (&e.versions[i + 1] == &current) continue;  // done below
+    if (e.versions[i + 1].version > current.version) continue;
+    DS_CHECK(publish_diff(e.versions[i], e.versions[i + 1]));
+  }
+  for (const VersionRecord& v : e.versions) {
+    if (v.version >= current.version) continue;
+    DS_TRY(doc, publish_diff(v, current));
+    entry.diffs.push_back(
+        {v.version, current.version, DiffOptions(v.options, current.options),
+         std::move(*doc)});
+  }
+
+  if (options.fhir) {
+    DS_TRY(fhir, tree.Plain(prefix + "fhir/" + key + "/" +
+                                std::to_string(current.version),
+                            DumpCompact(FhirValueSet(e.record, current,
+                                                     options.fhir_base_url))));
+    entry.fhir = std::move(*fhir);
+  }
+  return entry;
+}
+
+// Writes `json` as <path> and <path>.gz; true when <path> changed.
+Result<bool> PutManifest(Tree& tree, const std::string& path,
+                         const OrderedJson& json) {
+  const std::string text = DumpCompact(json);
+  DS_TRY(gz, GzipCompress(text, kGzipLevel));
+  DS_CHECK(tree.PutIfDifferent(path + ".gz", *gz));
+  return tree.PutIfDifferent(path, text);
+}
+
 }  // namespace
 
 Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
@@ -230,70 +298,35 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
   DS_TRY(data, ReadStore(store));
   ExportReport report;
   Tree tree(options.out_dir, report);
-  std::vector<ManifestEntry> entries;
-  entries.reserve(data->size());
+  std::vector<ManifestEntry> entries;  // global datasets
+  // An organisation's own datasets, by organisation (sorted).
+  std::map<std::string, std::vector<ManifestEntry>> by_org;
 
   for (const Exported& e : *data) {
-    if (!e.record.dataset.is_global) continue;
+    const Dataset& d = e.record.dataset;
     const VersionRecord* current = Current(e);
     if (current == nullptr) continue;
-    const std::string& key = e.record.dataset.key;
-    ManifestEntry entry;
-    entry.record = &e.record;
-    entry.current = current;
-
-    const std::string snapshot_dir = "datasets/" + key + "/";
-    DS_TRY(snapshot,
-           tree.Compressed(snapshot_dir + std::to_string(current->version),
-                           DumpCompact(SnapshotJson(e.record, *current))));
-    entry.snapshot = std::move(*snapshot);
-    if (options.all_versions) {
-      for (const VersionRecord& v : e.versions) {
-        if (&v == current) continue;
-        DS_TRY(older, tree.Compressed(snapshot_dir + std::to_string(v.version),
-                                      DumpCompact(SnapshotJson(e.record, v))));
-        entry.older.emplace_back(v.version, std::move(*older));
-      }
+    if (d.is_global) {
+      DS_TRY(entry, PublishDataset(tree, e, *current, "", options));
+      entries.push_back(std::move(*entry));
+    } else if (!d.organization.empty()) {
+      // Under orgs/<org>/ so that a CDN can put access control there.
+      DS_TRY(entry, PublishDataset(tree, e, *current,
+                                   "orgs/" + d.organization + "/", options));
+      by_org[d.organization].push_back(std::move(*entry));
     }
-
-    // Consecutive pairs, and every older version straight to the current
-    // one (the manifest lists the latter: one file for any client).
-    const std::string diff_dir = "diffs/" + key + "/";
-    auto publish_diff = [&](const VersionRecord& from,
-                            const VersionRecord& to) -> Result<PublishedDocument> {
-      return tree.Compressed(diff_dir + std::to_string(from.version) + "-" +
-                                 std::to_string(to.version),
-                             DumpCompact(DiffJson(key, from, to)));
-    };
-    for (std::size_t i = 0; i + 1 < e.versions.size(); ++i) {
-      if (&e.versions[i + 1] == current) continue;  // done below
-      if (e.versions[i + 1].version > current->version) continue;
-      DS_CHECK(publish_diff(e.versions[i], e.versions[i + 1]));
-    }
-    for (const VersionRecord& v : e.versions) {
-      if (v.version >= current->version) continue;
-      DS_TRY(doc, publish_diff(v, *current));
-      entry.diffs.push_back(
-          {v.version, current->version, DiffOptions(v.options, current->options),
-           std::move(*doc)});
-    }
-
-    if (options.fhir) {
-      DS_TRY(fhir, tree.Plain("fhir/" + key + "/" +
-                                  std::to_string(current->version),
-                              DumpCompact(FhirValueSet(e.record, *current,
-                                                       options.fhir_base_url))));
-      entry.fhir = std::move(*fhir);
-    }
-    entries.push_back(std::move(entry));
+    // A dataset neither global nor an organisation's is not published.
   }
   report.datasets = entries.size();
 
-  // The manifest last: everything it names is in place before it is.
-  const std::string manifest = DumpCompact(ManifestJson(entries));
-  DS_TRY(manifest_gz, GzipCompress(manifest, kGzipLevel));
-  DS_CHECK(tree.PutIfDifferent("manifest.json.gz", *manifest_gz));
-  DS_TRY(changed, tree.PutIfDifferent("manifest.json", manifest));
+  // Manifests last: everything they name is in place before they are. The
+  // organisations' first, then the public one.
+  for (const auto& [org, own] : by_org) {
+    DS_CHECK(PutManifest(tree, "orgs/" + org + "/manifest.json",
+                         OrgManifestJson(org, own, entries)));
+    ++report.organizations;
+  }
+  DS_TRY(changed, PutManifest(tree, "manifest.json", ManifestJson(entries)));
   report.manifest_changed = *changed;
 
   if (!options.checktick_fixture.empty()) {
@@ -310,7 +343,7 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
     }
   }
 
-  if (options.prune) DS_CHECK(tree.Prune({"datasets", "diffs", "fhir"}));
+  if (options.prune) DS_CHECK(tree.Prune({"datasets", "diffs", "fhir", "orgs"}));
   return report;
 }
 

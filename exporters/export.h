@@ -10,7 +10,10 @@
 //   datasets/<key>/<version>.<h>.json.zst, .json.gz   snapshots
 //   diffs/<key>/<from>-<to>.<h>.json.zst, .json.gz    diffs
 //   fhir/<key>/<version>.<h>.json                     FHIR ValueSets (--fhir)
-//   manifest.json, manifest.json.gz
+//   manifest.json, manifest.json.gz                   global datasets only
+//   orgs/<org>/{datasets,diffs,fhir}/...               an organisation's own
+//   orgs/<org>/manifest.json, .json.gz                 datasets, and the
+//                                                      global ones by reference
 // <h> is the first 12 hex digits of the SHA-256 of the uncompressed JSON,
 // so a name never changes content and a CDN may cache it forever.
 //
@@ -48,7 +51,8 @@ struct ExportOptions {
 };
 
 struct ExportReport {
-  std::size_t datasets = 0;          // listed in the manifest
+  std::size_t datasets = 0;          // listed in the public manifest
+  std::size_t organizations = 0;     // with a manifest of their own
   std::size_t files_written = 0;     // new or repaired files
   std::size_t files_unchanged = 0;   // already there with the right content
   std::size_t files_pruned = 0;
@@ -57,8 +61,10 @@ struct ExportReport {
   std::vector<std::string> written;  // paths relative to out_dir, in order
 };
 
-// Exports the active global datasets that have a version. Reads one
-// consistent snapshot of `store`. Errors are kIo and name the path.
+// Exports the active datasets that have a version: global ones publicly,
+// an organisation's own ones under orgs/<org>/ (a CDN puts access control
+// there); others are not published. Reads one consistent snapshot of
+// `store`. Errors are kIo and name the path.
 Result<ExportReport> ExportStore(Store& store, const ExportOptions& options);
 
 }  // namespace datasnap

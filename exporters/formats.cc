@@ -103,10 +103,9 @@ OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
   return j;
 }
 
-OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries) {
-  OrderedJson j;
-  j["format"] = kExportFormatVersion;
-  j["generator"] = std::string("datasnap ") + kVersion;
+namespace {
+
+OrderedJson EntriesJson(const std::vector<ManifestEntry>& entries) {
   OrderedJson datasets = OrderedJson::array();
   for (const ManifestEntry& e : entries) {
     const Dataset& d = e.record->dataset;
@@ -148,7 +147,37 @@ OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries) {
     if (e.fhir) item["fhir"] = FileJson(*e.fhir);
     datasets.push_back(std::move(item));
   }
-  j["datasets"] = std::move(datasets);
+  return datasets;
+}
+
+}  // namespace
+
+OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries) {
+  OrderedJson j;
+  j["format"] = kExportFormatVersion;
+  j["generator"] = std::string("datasnap ") + kVersion;
+  j["datasets"] = EntriesJson(entries);
+  return j;
+}
+
+OrderedJson OrgManifestJson(const std::string& organization,
+                            const std::vector<ManifestEntry>& own,
+                            const std::vector<ManifestEntry>& global) {
+  OrderedJson j;
+  j["format"] = kExportFormatVersion;
+  j["generator"] = std::string("datasnap ") + kVersion;
+  j["organization"] = organization;
+  j["datasets"] = EntriesJson(own);
+  OrderedJson refs = OrderedJson::array();
+  for (const ManifestEntry& e : global) {
+    OrderedJson r;
+    r["key"] = e.record->dataset.key;
+    r["version"] = e.current->version;
+    r["sha256"] = e.snapshot.json_sha256;
+    r["manifest"] = "manifest.json";
+    refs.push_back(std::move(r));
+  }
+  j["global"] = std::move(refs);
   return j;
 }
 

@@ -77,6 +77,14 @@ struct ManifestEntry {
 // (the exporter sorts them by key).
 OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries);
 
+// orgs/<org>/manifest.json: {"format","generator","organization",
+// "datasets":[the organisation's own, as in the public manifest],
+// "global":[{"key","version","sha256","manifest":"manifest.json"}]} — the
+// global datasets by reference (their files are the public ones).
+OrderedJson OrgManifestJson(const std::string& organization,
+                            const std::vector<ManifestEntry>& own,
+                            const std::vector<ManifestEntry>& global);
+
 }  // namespace datasnap
 
 #endif  // DATASNAP_EXPORTERS_FORMATS_H_

@@ -138,9 +138,55 @@ const std::vector<CommandSpec>& Commands() {
          sub.add_option("--category", args.category,
                         "only this category: nhs_dd, rcpch, external_api, "
                         "user_created");
+         sub.add_option("--org", args.org,
+                        "what this organisation sees: the global datasets "
+                        "and its own");
          sub.add_flag("--json", args.json, "print a JSON array");
        },
        RunList},
+      {"import", {},
+       "Create a user dataset from a CSV, JSON or text file, or store a new "
+       "version of one when the content changed",
+       [](CLI::App& sub, CommandArgs& args) {
+         DefineKey(sub, args);
+         sub.add_option("--name", args.name, "display name (required for a new dataset)");
+         sub.add_option("--file", args.file, "the list: CSV (value,label[,parent] "
+                        "header), JSON, or text (CODE - Label lines, or plain "
+                        "values)")->required();
+         sub.add_option("--format", args.list_format,
+                        "csv, json or text (default: by the file's extension)");
+         sub.add_option("--org", args.org,
+                        "the owning organisation (its lists are private to it "
+                        "until published); none: a global list");
+         sub.add_option("--tags", args.tags, "comma-separated tags");
+         sub.add_option("--description", args.description, "description");
+       },
+       RunImport},
+      {"customise", {"customize"},
+       "Make an organisation's own copy of a global dataset (parent link "
+       "kept); edit it afterwards with import",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("FROM_KEY", args.key, "the global dataset")->required();
+         sub.add_option("--org", args.org, "the organisation")->required();
+         sub.add_option("--key", args.new_key,
+                        "key of the copy (default: FROM_KEY_<org>)");
+         sub.add_option("--name", args.name,
+                        "name of the copy (default: '<name> (Custom)')");
+       },
+       RunCustomise},
+      {"publish", {},
+       "Make an organisation's dataset global",
+       [](CLI::App& sub, CommandArgs& args) { DefineKey(sub, args); },
+       RunPublish},
+      {"delete", {},
+       "Soft-delete a dataset: hidden from lists and exports, history kept "
+       "(seeding brings catalogue datasets back)",
+       [](CLI::App& sub, CommandArgs& args) {
+         DefineKey(sub, args);
+         sub.add_flag("--force", args.force,
+                      "delete even when custom versions depend on it");
+       },
+       RunDelete},
       {"show", {},
        "Show a dataset and its options",
        [](CLI::App& sub, CommandArgs& args) {

@@ -30,6 +30,12 @@ int RunScrapeNhsDd(Context& ctx, const CommandArgs& args);
 // sync_command.cc
 int RunSyncExternal(Context& ctx, const CommandArgs& args);
 
+// user_commands.cc
+int RunImport(Context& ctx, const CommandArgs& args);
+int RunCustomise(Context& ctx, const CommandArgs& args);
+int RunPublish(Context& ctx, const CommandArgs& args);
+int RunDelete(Context& ctx, const CommandArgs& args);
+
 // export_commands.cc
 int RunExport(Context& ctx, const CommandArgs& args);
 int RunDiff(Context& ctx, const CommandArgs& args);

@@ -49,6 +49,14 @@ struct CommandArgs {
   std::optional<std::uint32_t> from;  // diff FROM [TO]
   std::optional<std::uint32_t> to;
   std::string format = "text";
+  // import, customise, list --org
+  std::string name;
+  std::string file;
+  std::string list_format;  // import --format; "" = by file extension
+  std::string org;
+  std::string tags;  // comma-separated
+  std::string description;
+  std::string new_key;  // customise --key
 };
 
 class Context {

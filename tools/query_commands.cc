@@ -64,7 +64,10 @@ int RunList(Context& ctx, const CommandArgs& args) {
   auto datasets = (*store)->Read(ActiveDatasets);
   if (!datasets) return ctx.ReportError(datasets.error());
   std::erase_if(*datasets, [&](const DatasetRecord& r) {
-    return only && r.dataset.category != *only;
+    // --org: what that organisation sees, the global lists and its own.
+    const bool hidden = !args.org.empty() && !r.dataset.is_global &&
+                        r.dataset.organization != args.org;
+    return hidden || (only && r.dataset.category != *only);
   });
 
   if (args.json) {
@@ -73,11 +76,17 @@ int RunList(Context& ctx, const CommandArgs& args) {
     PrintJson(ctx, array);
     return kExitOk;
   }
-  TextTable table({"KEY", "CATEGORY", "VERSION", "OPTIONS", "NAME"});
+  TextTable table({"KEY", "CATEGORY", "SCOPE", "VERSION", "OPTIONS", "NAME"});
   for (const DatasetRecord& r : *datasets) {
-    table.AddRow({r.dataset.key, std::string(CategoryName(r.dataset.category)),
+    const Dataset& d = r.dataset;
+    std::string scope = d.is_global ? "global" : "org " + d.organization;
+    if (d.organization.empty() && !d.is_global) scope = "unscoped";
+    if (d.is_global && !d.organization.empty()) {
+      scope += " (from " + d.organization + ")";
+    }
+    table.AddRow({d.key, std::string(CategoryName(d.category)), scope,
                   VersionText(r.sync.version),
-                  std::to_string(r.sync.option_count), r.dataset.name});
+                  std::to_string(r.sync.option_count), d.name});
   }
   table.Print(ctx.out);
   ctx.out << datasets->size() << " dataset(s)\n";
