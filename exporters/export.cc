@@ -310,6 +310,14 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
       DS_TRY(entry, PublishDataset(tree, e, *current, "", options));
       entries.push_back(std::move(*entry));
     } else if (!d.organization.empty()) {
+      // The name becomes a folder: only key-like names (the CLI allows no
+      // other), never "../x" or "Org 7".
+      if (!ValidateKey(d.organization)) {
+        report.warnings.push_back("'" + d.key + "' not exported: its "
+                                  "organisation '" + d.organization +
+                                  "' is not a valid folder name");
+        continue;
+      }
       // Under orgs/<org>/ so that a CDN can put access control there.
       DS_TRY(entry, PublishDataset(tree, e, *current,
                                    "orgs/" + d.organization + "/", options));
@@ -318,6 +326,18 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
     // A dataset neither global nor an organisation's is not published.
   }
   report.datasets = entries.size();
+  // An organisation whose last own dataset went (deleted or published)
+  // keeps a manifest, now with global datasets only, rather than a stale
+  // one listing what it no longer has.
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(fs::path(options.out_dir) / "orgs", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string org = it->path().filename().string();
+    if (it->is_directory() && ValidateKey(org) &&
+        fs::exists(it->path() / "manifest.json")) {
+      by_org.try_emplace(org);
+    }
+  }
 
   // Manifests last: everything they name is in place before they are. The
   // organisations' first, then the public one.

@@ -59,6 +59,8 @@ struct ExportReport {
   std::uint64_t bytes_written = 0;
   bool manifest_changed = false;
   std::vector<std::string> written;  // paths relative to out_dir, in order
+  // Datasets left out for a reason the operator should fix.
+  std::vector<std::string> warnings;
 };
 
 // Exports the active datasets that have a version: global ones publicly,

@@ -86,8 +86,10 @@ OrderedJson FhirValueSet(const DatasetRecord& record,
   OrderedJson vs;
   vs["resourceType"] = "ValueSet";
   vs["id"] = id;
-  if (!version.provenance.source_url.empty()) {
-    vs["meta"]["source"] = version.provenance.source_url;
+  // meta.source is a uri a FHIR client may follow: web sources only.
+  const std::string& source = version.provenance.source_url;
+  if (source.starts_with("https://") || source.starts_with("http://")) {
+    vs["meta"]["source"] = source;
   }
   vs["url"] = url;
   vs["version"] = version_text;

@@ -39,8 +39,12 @@ std::string Bytes(std::uint64_t n) {
 
 void PrintExportReport(Context& ctx, const ExportOptions& options,
                        const ExportReport& r) {
-  ctx.out << "Exported " << r.datasets << " datasets to " << options.out_dir
-          << ": " << r.files_written << " files written ("
+  ctx.out << "Exported " << r.datasets << " datasets";
+  if (r.organizations > 0) {
+    ctx.out << " (and " << r.organizations << " organisations' own)";
+  }
+  ctx.out << " to " << options.out_dir << ": " << r.files_written
+          << " files written ("
           << Bytes(r.bytes_written) << "), " << r.files_unchanged
           << " unchanged";
   if (options.prune) ctx.out << ", " << r.files_pruned << " pruned";
@@ -49,6 +53,7 @@ void PrintExportReport(Context& ctx, const ExportOptions& options,
   if (!options.checktick_fixture.empty()) {
     ctx.out << "CheckTick fixture: " << options.checktick_fixture << "\n";
   }
+  for (const std::string& w : r.warnings) ctx.Warn(w);
 }
 
 // --- diff -------------------------------------------------------------

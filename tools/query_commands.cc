@@ -143,7 +143,9 @@ int RunShow(Context& ctx, const CommandArgs& args) {
   }
 
   const Dataset& d = r.dataset;
-  ctx.out << d.name << " (" << d.key << ")\n";
+  ctx.out << d.name << " (" << d.key << ")"
+          << (d.is_active ? "" : " [deleted: hidden from lists and exports]")
+          << "\n";
   if (!d.description.empty()) ctx.out << "  " << d.description << "\n";
   ctx.out << "  category: " << CategoryName(d.category)
           << ", source: " << SourceTypeName(d.source_type) << "\n";

@@ -1,11 +1,13 @@
 // import, customise, publish, delete: the lists organisations make
 // themselves, and their own versions of the global lists. Every change is
 // audited with its actor (--actor, else the login name).
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/canonical_json.h"
 #include "core/options_diff.h"
 #include "core/user_list.h"
 #include "tools/commands.h"
@@ -172,14 +174,19 @@ int RunImport(Context& ctx, const CommandArgs& args) {
       d.is_global = args.org.empty();
     }
     DS_CHECK(txn.UpsertDataset(d));
+    // No source URL: the operator's local path is nobody's business once
+    // the list is published; the note keeps the file's name.
     Provenance provenance;
-    provenance.source_url = "file:" + args.file;
     provenance.fetched_at = now;
-    provenance.note = "imported by " + ctx.global.actor + " from " +
-                      args.file + " (" +
-                      std::string(UserListFormatName(*format)) + ")";
-    DS_TRY(raw, txn.PutRaw(bytes));
-    provenance.raw_sha256 = *raw;
+    // (Who imported is in the audit log, not in published files.)
+    provenance.note = "imported from " +
+                      std::filesystem::path(args.file).filename().string() +
+                      " (" + std::string(UserListFormatName(*format)) + ")";
+    // The file is kept only with a new version, which points at it.
+    if (!before || OptionsSha256(*options) != before->options_sha256) {
+      DS_TRY(raw, txn.PutRaw(bytes));
+      provenance.raw_sha256 = *raw;
+    }
     DS_TRY(commit, txn.CommitOptions(
                        args.key, *options, provenance,
                        {"import.created", "import.updated", "import.unchanged",

@@ -233,9 +233,10 @@ void Populate(Fixture& f) {
   Dataset deleted = MakeDataset("deleted_one");
   deleted.is_active = false;
   f.Upsert(deleted);
+  // Neither global nor an organisation's: published nowhere. (Organisation
+  // scope is tested by export_validation_test and user_commands_test.)
   Dataset priv = MakeDataset("private_one");
   priv.is_global = false;
-  priv.organization = "some-trust";
   f.Upsert(priv);
 }
 

@@ -7,15 +7,23 @@ Usage: export_validation_test.py DATASNAP MAKE_EXPORT_STORE FORMATS_MD
            MANIFEST_SCHEMA   (the other schemas sit beside it)
 
 What it checks:
-  - every file the manifest lists exists with the listed bytes and SHA-256;
+  - every file the manifest and each organisation's orgs/<org>/manifest.json
+    list exists with the listed bytes and SHA-256;
     every .zst decompresses with `zstd -d` (also with an 8 MiB memory cap)
     and every .gz with `gzip -d` to the same JSON, whose SHA-256 and length
     the manifest gives and whose first 12 hex digits the file name carries;
     zstd frames have a checksum, a content size and a window of at most
     8 MiB; gzip members have no name and no time;
-  - every document (manifest, snapshots, diffs, FHIR ValueSets, the
-    CheckTick fixture, FORMATS.md's examples) validates against its schema,
-    and the schemas reject documents they should;
+  - every document (manifest, organisation manifests, snapshots, diffs,
+    FHIR ValueSets, the CheckTick fixture, FORMATS.md's examples) validates
+    against its schema, and the schemas reject documents they should;
+  - organisation scope: the public manifest lists the global datasets only;
+    orgs/<org>/manifest.json lists that organisation's own datasets (custom
+    versions with their `parent`), with every file under orgs/<org>/, and
+    refers (`global`) to exactly the public manifest's datasets; no
+    organisation's dataset or name is in the public files or another
+    organisation's; a dataset neither global nor an organisation's, and a
+    deleted one, is in no file at all;
   - every JSON document is compact UTF-8 (Python re-encodes it to the same
     bytes) and agrees with the others: hashes, counts, versions, keys;
   - each diff's RFC 6902 patch, applied to its `from` snapshot's options
@@ -34,6 +42,7 @@ What it checks:
     with the same options in the same order, and dumps (Django's own
     serializer) to exactly the fixture.
 """
+import gzip
 import hashlib
 import json
 import os
@@ -46,14 +55,27 @@ import textwrap
 
 import jsonschema
 
-SCHEMA_NAMES = ("manifest", "snapshot", "diff", "fhir-valueset",
-                "checktick-fixture")
+SCHEMA_NAMES = ("manifest", "org-manifest", "snapshot", "diff",
+                "fhir-valueset", "checktick-fixture")
 HEX12 = re.compile(r"\.([0-9a-f]{12})\.json(\.zst|\.gz)?$")
 
-# What make_export_store writes, and what the export must publish.
+# What make_export_store writes, and what the export must publish: global
+# datasets in the public manifest (referral_reasons_12 is an organisation's
+# list made global), each organisation's own under orgs/<org>/ and in its
+# manifest only, and the rest nowhere.
 PUBLISHED = ["2024_" + "x" * 70 + "_list", "awkward-codes", "ethnic_category",
-             "ethnic_category_rcpch", "smoking_status_code", "welsh_lhbs"]
-IN_FIXTURE = sorted(PUBLISHED + ["smoking_status_code_custom_7"])
+             "ethnic_category_rcpch", "referral_reasons_12",
+             "smoking_status_code", "welsh_lhbs"]
+ORG_DATASETS = {"org-12": ["clinic_rooms_12", "ethnic_category_org_12"],
+                "org-7": ["smoking_status_code_custom_7"]}
+# The organisations' custom versions, and the global datasets they customise.
+ORG_PARENTS = {"ethnic_category_org_12": "ethnic_category",
+               "smoking_status_code_custom_7": "smoking_status_code"}
+# Neither global nor an organisation's; soft-deleted; never fetched.
+UNPUBLISHED = ["unscoped_draft_list", "wards_12_deleted", "retired_list",
+               "never_fetched"]
+IN_FIXTURE = sorted(PUBLISHED + [k for keys in ORG_DATASETS.values()
+                                 for k in keys] + ["unscoped_draft_list"])
 ODS_KEYS = {"hospitals_england_wales", "nhs_trusts", "welsh_lhbs",
             "integrated_care_boards"}
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -240,6 +262,8 @@ class Tree:
         self.files = 0            # published files checked
         self.bytes = 0            # their bytes
         self.json_bytes = 0       # uncompressed JSON bytes of documents
+        self.org_manifests = 0    # orgs/<org>/manifest.json checked
+        self.owner = {}           # an organisation's dataset -> organisation
 
     def validate(self, name, doc, what):
         errors = sorted(self.schemas[name].iter_errors(doc), key=str)
@@ -391,87 +415,225 @@ def check_fhir(vs, entry, snap, what):
           f"{what}: contains differs from the snapshot's options")
 
 
+def check_entry(tree, entry, prefix, what):
+    """One dataset of a manifest (public: prefix "", an organisation's:
+    prefix "orgs/<org>/"): its snapshots, diffs and FHIR file, which must
+    all lie under `prefix`. Returns the paths of the files it lists."""
+    key, current = entry["key"], entry["version"]
+    paths = []
+    snap = tree.read_document(entry["snapshot"], "snapshot",
+                              f"{prefix}{key} snapshot {current}")
+    for f in entry["snapshot"]["files"]:
+        paths.append(f["path"])
+        check(f["path"].startswith(f"{prefix}datasets/{key}/{current}."),
+              f"{what}: snapshot path {f['path']}")
+    check(entry["sha256"] == entry["snapshot"]["json_sha256"],
+          f"{what}: sha256 != snapshot.json_sha256")
+    if snap is not None:
+        check_snapshot(snap, key, current, f"{key} snapshot {current}")
+        tree.snapshots[(key, current)] = snap
+        for field in ("name", "option_count", "created_at"):
+            check(entry[field] == snap[field], f"{what}: {field}")
+        check(entry["options_sha256"] == snap["sha256"],
+              f"{what}: options_sha256")
+        check(entry["source_url"] == snap["provenance"]["source_url"],
+              f"{what}: source_url")
+
+    older = entry.get("older_snapshots", [])
+    check([o["version"] for o in older] == list(range(1, current)),
+          f"{what}: older_snapshots {[o['version'] for o in older]} "
+          f"(--all-versions: every older version, oldest first)")
+    for o in older:
+        v = o["version"]
+        s = tree.read_document(o, "snapshot", f"{prefix}{key} snapshot {v}")
+        for f in o["files"]:
+            paths.append(f["path"])
+            check(f["path"].startswith(f"{prefix}datasets/{key}/{v}."),
+                  f"{what}: older snapshot path {f['path']}")
+        if s is not None:
+            check_snapshot(s, key, v, f"{key} snapshot {v}")
+            tree.snapshots[(key, v)] = s
+
+    check([(d["from"], d["to"]) for d in entry["diffs"]] ==
+          [(v, current) for v in range(1, current)],
+          f"{what}: diffs should go from each older version to {current}")
+    for d in entry["diffs"]:
+        w = f"{prefix}{key} diff {d['from']}-{d['to']}"
+        doc = tree.read_document(d, "diff", w)
+        for f in d["files"]:
+            paths.append(f["path"])
+            check(f["path"].startswith(
+                      f"{prefix}diffs/{key}/{d['from']}-{d['to']}."),
+                  f"{w}: path {f['path']}")
+        if doc is not None:
+            check((doc["key"], doc["from"], doc["to"]) ==
+                  (key, d["from"], d["to"]), f"{w}: key/from/to")
+            check(doc["summary"] == d["summary"],
+                  f"{w}: the manifest's summary differs from the diff's")
+            tree.diffs[(key, d["from"], d["to"])] = doc
+
+    check("fhir" in entry, f"{what}: no fhir file (--fhir)")
+    if "fhir" in entry:
+        f = entry["fhir"]
+        paths.append(f["path"])
+        data = tree.read_file(f, what)
+        check(f["path"].startswith(f"{prefix}fhir/{key}/{current}."),
+              f"{what}: fhir path {f['path']}")
+        m = HEX12.search(f["path"])
+        check(m and m.group(1) == f["sha256"][:12],
+              f"{what}: {f['path']} is not named by its hash")
+        if data is not None:
+            tree.json_bytes += len(data)
+            vs = parse_json(data, f["path"])
+            if tree.validate("fhir-valueset", vs, f["path"]) and snap:
+                check_fhir(vs, entry, snap, f["path"])
+    return paths
+
+
+def read_manifest(tree, rel, schema):
+    """A manifest and its .gz: compact JSON, valid, the .gz decoding to the
+    same bytes. Returns (parsed, bytes)."""
+    with open(os.path.join(tree.root, rel), "rb") as f:
+        data = f.read()
+    doc = parse_json(data, rel)
+    tree.validate(schema, doc, rel)
+    tree.listed.update({rel, rel + ".gz"})
+    gz = os.path.join(tree.root, rel + ".gz")
+    if check(os.path.isfile(gz), f"{rel}.gz is missing"):
+        with open(gz, "rb") as f:
+            gzip_header(f.read(), rel + ".gz")
+        check(decompress(gz, "gzip") == data,
+              f"{rel}.gz does not decode to {rel}")
+    return doc, data
+
+
+def plain_bytes(path):
+    """A file's JSON: .gz decoded with Python's gzip (the gzip and zstd
+    programs are checked on every file elsewhere), .zst with the zstd
+    program, anything else as it is."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if path.endswith(".gz"):
+        return gzip.decompress(data)
+    if path.endswith(".zst"):
+        proc = subprocess.run(["zstd", "-d", "-c", "-q", path],
+                              capture_output=True)
+        return proc.stdout if proc.returncode == 0 else data
+    return data
+
+
+def check_scopes(tree, manifest, org_manifests, present):
+    """Organisation scope: an organisation's datasets are in its manifest
+    and under orgs/<org>/ only; its manifest refers to every global
+    dataset as the public manifest lists it; datasets of no scope are
+    nowhere."""
+    public_keys = [d["key"] for d in manifest["datasets"]]
+    expected_global = [{"key": d["key"], "version": d["version"],
+                        "sha256": d["sha256"], "manifest": "manifest.json"}
+                       for d in manifest["datasets"]]
+    owner = {}  # key -> organisation
+    for org, (doc, _) in sorted(org_manifests.items()):
+        check(doc["global"] == expected_global,
+              f"orgs/{org}/manifest.json: global is not the public "
+              f"manifest's datasets: has "
+              f"{[g for g in doc['global'] if g not in expected_global]}, "
+              f"lacks {[g for g in expected_global if g not in doc['global']]}"
+              + ("" if len(doc["global"]) != len(expected_global) or
+                 sorted(map(str, doc["global"])) !=
+                 sorted(map(str, expected_global)) else " (order differs)"))
+        for d in doc["datasets"]:
+            check(d["key"] not in public_keys,
+                  f"{org}'s dataset {d['key']} is in the public manifest")
+            check(d["key"] not in owner,
+                  f"{d['key']} is in the manifests of {owner.get(d['key'])} "
+                  f"and {org}")
+            owner[d["key"]] = org
+            parent = ORG_PARENTS.get(d["key"])
+            check(d["parent"] == parent,
+                  f"orgs/{org} {d['key']}: parent {d['parent']!r}, expected "
+                  f"{parent!r}")
+            if d["parent"] is not None:
+                check(d["parent"] in public_keys,
+                      f"orgs/{org} {d['key']}: parent {d['parent']} is not a "
+                      f"global dataset")
+    for d in manifest["datasets"]:
+        check(d["parent"] not in owner,
+              f"public {d['key']}: parent is an organisation's dataset")
+
+    # Every file lies in its dataset's scope: public files name a public
+    # key, files under orgs/<org>/ one of that organisation's keys.
+    layout = re.compile(r"(?:orgs/([^/]+)/)?(?:(datasets|diffs|fhir)/([^/]+)/"
+                        r"[^/]+|manifest\.json(?:\.gz)?)")
+    for rel in sorted(present):
+        m = layout.fullmatch(rel)
+        if not check(m is not None, f"{rel}: not a path of the tree"):
+            continue
+        org, key = m.group(1), m.group(3)
+        if org is not None:
+            check(org in org_manifests,
+                  f"{rel}: under orgs/{org}/, which has no manifest")
+        if key is None:
+            continue
+        if org is None:
+            check(key in public_keys,
+                  f"{rel}: public file of {key}, not in the public manifest"
+                  + (f" (organisation {owner[key]}'s)" if key in owner else ""))
+        else:
+            check(owner.get(key) == org,
+                  f"{rel}: under orgs/{org}/, but {key} is "
+                  + (f"{owner[key]}'s" if key in owner else
+                     "public" if key in public_keys else "in no manifest"))
+
+    # No file mentions a dataset or an organisation outside its scope (the
+    # JSON of every file, decoded, searched for the key and the name).
+    texts = {rel: plain_bytes(os.path.join(tree.root, rel)) for rel in present}
+    private = {k: f"orgs/{o}/" for k, o in owner.items()}
+    private.update({o: f"orgs/{o}/" for o in org_manifests})
+    for name, scope in sorted(private.items()):
+        leaks = [rel for rel, text in sorted(texts.items())
+                 if not rel.startswith(scope) and name.encode() in text]
+        check(not leaks, f"{name} (of {scope}) is named outside {scope}: "
+                         f"{leaks[:5]}")
+    for key in UNPUBLISHED:
+        leaks = [rel for rel, text in sorted(texts.items())
+                 if key in rel or key.encode() in text]
+        check(not leaks, f"unpublished {key} is in the export: {leaks[:5]}")
+    return owner
+
+
 def check_tree(root, schemas):
     """Everything about one export directory; returns the Tree."""
     tree = Tree(root, schemas)
-    with open(os.path.join(root, "manifest.json"), "rb") as f:
-        manifest_bytes = f.read()
-    manifest = parse_json(manifest_bytes, "manifest.json")
-    tree.validate("manifest", manifest, "manifest.json")
-    tree.listed.update({"manifest.json", "manifest.json.gz"})
-    gz = os.path.join(root, "manifest.json.gz")
-    with open(gz, "rb") as f:
-        gzip_header(f.read(), "manifest.json.gz")
-    check(decompress(gz, "gzip") == manifest_bytes,
-          "manifest.json.gz does not decode to manifest.json")
-
+    manifest, _ = read_manifest(tree, "manifest.json", "manifest")
     keys = [d["key"] for d in manifest["datasets"]]
     check(keys == PUBLISHED, f"manifest datasets {keys}, expected {PUBLISHED}")
-
     for entry in manifest["datasets"]:
-        key, current = entry["key"], entry["version"]
-        what = f"manifest {key}"
-        snap = tree.read_document(entry["snapshot"], "snapshot",
-                                  f"{key} snapshot {current}")
-        for f in entry["snapshot"]["files"]:
-            check(f["path"].startswith(f"datasets/{key}/{current}."),
-                  f"{what}: snapshot path {f['path']}")
-        check(entry["sha256"] == entry["snapshot"]["json_sha256"],
-              f"{what}: sha256 != snapshot.json_sha256")
-        if snap is not None:
-            check_snapshot(snap, key, current, f"{key} snapshot {current}")
-            tree.snapshots[(key, current)] = snap
-            for field in ("name", "option_count", "created_at"):
-                check(entry[field] == snap[field], f"{what}: {field}")
-            check(entry["options_sha256"] == snap["sha256"],
-                  f"{what}: options_sha256")
-            check(entry["source_url"] == snap["provenance"]["source_url"],
-                  f"{what}: source_url")
+        for path in check_entry(tree, entry, "", f"manifest {entry['key']}"):
+            check(not path.startswith("orgs/"),
+                  f"manifest {entry['key']}: {path} is an organisation's")
 
-        older = entry.get("older_snapshots", [])
-        check([o["version"] for o in older] == list(range(1, current)),
-              f"{what}: older_snapshots {[o['version'] for o in older]} "
-              f"(--all-versions: every older version, oldest first)")
-        for o in older:
-            v = o["version"]
-            s = tree.read_document(o, "snapshot", f"{key} snapshot {v}")
-            for f in o["files"]:
-                check(f["path"].startswith(f"datasets/{key}/{v}."),
-                      f"{what}: older snapshot path {f['path']}")
-            if s is not None:
-                check_snapshot(s, key, v, f"{key} snapshot {v}")
-                tree.snapshots[(key, v)] = s
-
-        check([(d["from"], d["to"]) for d in entry["diffs"]] ==
-              [(v, current) for v in range(1, current)],
-              f"{what}: diffs should go from each older version to {current}")
-        for d in entry["diffs"]:
-            w = f"{key} diff {d['from']}-{d['to']}"
-            doc = tree.read_document(d, "diff", w)
-            for f in d["files"]:
-                check(f["path"].startswith(f"diffs/{key}/{d['from']}-{d['to']}."),
-                      f"{w}: path {f['path']}")
-            if doc is not None:
-                check((doc["key"], doc["from"], doc["to"]) ==
-                      (key, d["from"], d["to"]), f"{w}: key/from/to")
-                check(doc["summary"] == d["summary"],
-                      f"{w}: the manifest's summary differs from the diff's")
-                tree.diffs[(key, d["from"], d["to"])] = doc
-
-        check("fhir" in entry, f"{what}: no fhir file (--fhir)")
-        if "fhir" in entry:
-            f = entry["fhir"]
-            data = tree.read_file(f, what)
-            check(f["path"].startswith(f"fhir/{key}/{current}."),
-                  f"{what}: fhir path {f['path']}")
-            m = HEX12.search(f["path"])
-            check(m and m.group(1) == f["sha256"][:12],
-                  f"{what}: {f['path']} is not named by its hash")
-            if data is not None:
-                tree.json_bytes += len(data)
-                vs = parse_json(data, f["path"])
-                if tree.validate("fhir-valueset", vs, f["path"]) and snap:
-                    check_fhir(vs, entry, snap, f["path"])
+    # orgs/<org>/manifest.json: one per organisation with datasets of its own.
+    orgs_dir = os.path.join(root, "orgs")
+    orgs = sorted(os.listdir(orgs_dir)) if os.path.isdir(orgs_dir) else []
+    check(orgs == sorted(ORG_DATASETS),
+          f"orgs/ holds {orgs}, expected {sorted(ORG_DATASETS)}")
+    org_manifests = {}
+    for org in orgs:
+        rel = f"orgs/{org}/manifest.json"
+        if not check(os.path.isfile(os.path.join(root, rel)),
+                     f"{rel} is missing"):
+            continue
+        doc, data = read_manifest(tree, rel, "org-manifest")
+        org_manifests[org] = (doc, data)
+        tree.org_manifests += 1
+        check(doc["organization"] == org,
+              f"{rel}: organization {doc['organization']!r}")
+        own = [d["key"] for d in doc["datasets"]]
+        check(own == ORG_DATASETS.get(org),
+              f"{rel}: datasets {own}, expected {ORG_DATASETS.get(org)}")
+        for entry in doc["datasets"]:
+            check_entry(tree, entry, f"orgs/{org}/",
+                        f"{rel} {entry['key']}")
 
     # Everything else in the tree: consecutive diffs only, and no leftovers.
     present = set()
@@ -479,11 +641,13 @@ def check_tree(root, schemas):
         for name in filenames:
             present.add(os.path.relpath(os.path.join(dirpath, name), root))
     for rel in sorted(present - tree.listed):
-        m = re.fullmatch(r"diffs/([a-z0-9][a-z0-9_-]*)/([0-9]+)-([0-9]+)"
+        m = re.fullmatch(r"((?:orgs/[a-z0-9][a-z0-9_-]*/)?)diffs/"
+                         r"([a-z0-9][a-z0-9_-]*)/([0-9]+)-([0-9]+)"
                          r"\.([0-9a-f]{12})\.json\.zst", rel)
         if not m:
             continue
-        key, a, b = m.group(1), int(m.group(2)), int(m.group(3))
+        prefix, key = m.group(1), m.group(2)
+        a, b = int(m.group(3)), int(m.group(4))
         check(b == a + 1, f"{rel}: unlisted diff is not between neighbours")
         files = []
         for enc, path in (("zstd", rel), ("gzip", rel[:-4] + ".gz")):
@@ -498,7 +662,7 @@ def check_tree(root, schemas):
             continue
         doc = tree.read_document({"json_sha256": sha256(plain),
                                   "json_bytes": len(plain), "files": files},
-                                 "diff", f"{key} diff {a}-{b}")
+                                 "diff", f"{prefix}{key} diff {a}-{b}")
         if doc is not None:
             check((doc["key"], doc["from"], doc["to"]) == (key, a, b),
                   f"{rel}: key/from/to")
@@ -508,6 +672,8 @@ def check_tree(root, schemas):
                      + (" (a temporary file left behind)"
                         if os.path.basename(rel).startswith(".") else ""))
 
+    tree.owner = check_scopes(tree, manifest, org_manifests, present)
+
     # Every diff against its snapshots, patch applied.
     for (key, a, b), doc in sorted(tree.diffs.items()):
         before, after = tree.snapshots.get((key, a)), tree.snapshots.get((key, b))
@@ -515,7 +681,10 @@ def check_tree(root, schemas):
                  f"{key} diff {a}-{b}: snapshots missing"):
             check_diff(doc, before, after, f"{key} diff {a}-{b}")
     # Consecutive diffs exist for every pair of neighbours.
-    for entry in manifest["datasets"]:
+    entries = list(manifest["datasets"])
+    for doc, _ in org_manifests.values():
+        entries += doc["datasets"]
+    for entry in entries:
         for v in range(1, entry["version"]):
             check((entry["key"], v, v + 1) in tree.diffs,
                   f"{entry['key']}: no diff {v}-{v + 1}")
@@ -586,6 +755,18 @@ def check_fixture(fixture, tree):
     check(private["parent"] == pk["smoking_status_code"] and
           private["is_global"] is False and private["organization"] is None,
           f"{what}: private customisation")
+    # Organisations' datasets and the unscoped one are in the fixture (it is
+    # wider than the tree), not global; the published organisation list is.
+    for key in ORG_PARENTS:
+        check(fields[key]["parent"] == pk[ORG_PARENTS[key]] and
+              fields[key]["is_custom"], f"{what}: {key}'s parent")
+    for key in [k for keys in ORG_DATASETS.values() for k in keys] + \
+            ["unscoped_draft_list"]:
+        check(fields[key]["is_global"] is False and
+              fields[key]["organization"] is None,
+              f"{what}: {key} is_global/organization")
+    check(fields["referral_reasons_12"]["is_global"] is True,
+          f"{what}: a published organisation list is not global")
     check(fields["ethnic_category_rcpch"]["sync_frequency_hours"] == 0,
           f"{what}: sync_frequency_hours 0")
     check(all(f["is_active"] for f in fields.values()), f"{what}: inactive row")
@@ -809,6 +990,8 @@ def check_formats_md(path, raw_schemas, schemas):
         errors = list(schemas[name].iter_errors(doc))
         check(not errors, f"FORMATS.md {name} example: "
                           f"{[e.message for e in errors[:3]]}")
+        if name == "org-manifest" and not errors:
+            check_org_example(doc)
     # Its Python client code, run against every diff of the export.
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     check(len(blocks) == 1, f"FORMATS.md: {len(blocks)} python blocks, not 1")
@@ -816,6 +999,40 @@ def check_formats_md(path, raw_schemas, schemas):
     if blocks:
         exec(blocks[0], client)  # defines options_sha256 and apply_diff
     return len(examples), client
+
+
+def check_org_example(doc):
+    """FORMATS.md's organisation manifest example is one an export could
+    write: files under its own orgs/<org>/ and dataset, a custom version
+    whose parent is one of the global datasets it refers to."""
+    org = doc["organization"]
+    global_keys = [g["key"] for g in doc["global"]]
+    check(global_keys == sorted(global_keys), "FORMATS.md org example: "
+          "global not sorted by key")
+    check(any(d["parent"] for d in doc["datasets"]),
+          "FORMATS.md org example: no custom version (parent)")
+    for d in doc["datasets"]:
+        key, v = d["key"], d["version"]
+        check(key not in global_keys,
+              f"FORMATS.md org example: {key} is also global")
+        if d["parent"]:
+            check(d["parent"] in global_keys, f"FORMATS.md org example: "
+                  f"{key}'s parent {d['parent']} is not global")
+        check(d["sha256"] == d["snapshot"]["json_sha256"],
+              f"FORMATS.md org example: {key} sha256")
+        docs = [("datasets", v, d["snapshot"])]
+        docs += [("diffs", f"{x['from']}-{x['to']}", x) for x in d["diffs"]]
+        docs += [("datasets", o["version"], o)
+                 for o in d.get("older_snapshots", [])]
+        for kind, name, document in docs:
+            for f in document["files"]:
+                check(f["path"].startswith(
+                          f"orgs/{org}/{kind}/{key}/{name}."
+                          f"{document['json_sha256'][:12]}.json"),
+                      f"FORMATS.md org example: path {f['path']}")
+        if "fhir" in d:
+            check(d["fhir"]["path"].startswith(f"orgs/{org}/fhir/{key}/{v}."),
+                  f"FORMATS.md org example: path {d['fhir']['path']}")
 
 
 def check_client_code(client, tree):
@@ -862,6 +1079,59 @@ def check_schemas_are_strict(schemas, tree, fixture):
             "gzip before zstd")
     rejects("manifest", manifest, lambda d: d["datasets"][0].pop("diffs"),
             "a missing member")
+    rejects("manifest", manifest,
+            lambda d: d["datasets"][0]["snapshot"]["files"][0].update(
+                path="orgs/org-7/" + d["datasets"][0]["snapshot"]["files"][0]
+                ["path"]), "an organisation's path")
+
+    # An organisation's manifest: org-12's, which has diffs and FHIR files.
+    with open(os.path.join(tree.root, "orgs", "org-12", "manifest.json"),
+              encoding="utf-8") as f:
+        org = json.load(f)
+    check(schemas["org-manifest"].is_valid(org), "org-12's manifest invalid")
+    check(not schemas["manifest"].is_valid(org),
+          "manifest schema accepts an organisation's manifest")
+    check(not schemas["org-manifest"].is_valid(manifest),
+          "org-manifest schema accepts the public manifest")
+    rejects("org-manifest", org, lambda d: d.update(extra=1), "an extra member")
+    rejects("org-manifest", org, lambda d: d.update(format=2), "format 2")
+    rejects("org-manifest", org, lambda d: d.pop("global"), "no global")
+    rejects("org-manifest", org, lambda d: d.pop("organization"),
+            "no organization")
+    rejects("org-manifest", org, lambda d: d.update(organization="Org 7"),
+            "an organisation that is not a key")
+    rejects("org-manifest", org, lambda d: d.update(datasets=[]),
+            "no datasets of its own")
+    rejects("org-manifest", org,
+            lambda d: d["datasets"][0]["snapshot"]["files"][0].update(
+                path=d["datasets"][0]["snapshot"]["files"][0]["path"]
+                .split("/", 2)[2]), "a public snapshot path")
+    rejects("org-manifest", org,
+            lambda d: d["datasets"][0]["diffs"][0]["files"][1].update(
+                path="orgs/../" + d["datasets"][0]["diffs"][0]["files"][1]
+                ["path"]), "a path outside orgs/<org>/")
+    rejects("org-manifest", org,
+            lambda d: d["datasets"][0]["fhir"].update(
+                path=d["datasets"][0]["fhir"]["path"].split("/", 2)[2]),
+            "a public FHIR path")
+    rejects("org-manifest", org,
+            lambda d: d["datasets"][0]["older_snapshots"][0]["files"]
+            .reverse(), "gzip before zstd")
+    rejects("org-manifest", org, lambda d: d["datasets"][0].update(
+        parent="Not a key"), "a parent that is not a key")
+    rejects("org-manifest", org, lambda d: d["datasets"][0].update(
+        category="private"), "an unknown category")
+    rejects("org-manifest", org, lambda d: d["datasets"][0]["diffs"][0]
+            ["summary"].update(moved=1), "an extra summary member")
+    rejects("org-manifest", org, lambda d: d["global"][0].update(
+        manifest="orgs/org-12/manifest.json"), "a global ref elsewhere")
+    rejects("org-manifest", org, lambda d: d["global"][0].update(extra=1),
+            "an extra global ref member")
+    rejects("org-manifest", org, lambda d: d["global"][0].pop("sha256"),
+            "a global ref without sha256")
+    rejects("org-manifest", org, lambda d: d["global"][0].update(version=0),
+            "a global ref to version 0")
+
     rejects("snapshot", snap, lambda d: d["options"][0].update(default=False),
             "default: false")
     rejects("snapshot", snap, lambda d: d["options"][0].update(code="x"),
@@ -887,6 +1157,31 @@ def check_schemas_are_strict(schemas, tree, fixture):
 
 # --- main --------------------------------------------------------------------
 
+def validator(cls, raw, all_raw):
+    """A validator of `raw` that resolves $refs to the other schemas by
+    their $id, never over the network."""
+    try:
+        from referencing import Registry, Resource  # jsonschema >= 4.18
+    except ImportError:
+        store = {r["$id"]: r for r in all_raw}
+        return cls(raw, resolver=jsonschema.RefResolver.from_schema(
+            raw, store=store))
+    registry = Registry().with_resources(
+        (r["$id"], Resource.from_contents(r)) for r in all_raw)
+    return cls(raw, registry=registry)
+
+
+def schema_refs(node, out):
+    if isinstance(node, dict):
+        if "$ref" in node:
+            out.append(node["$ref"])
+        for v in node.values():
+            schema_refs(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            schema_refs(v, out)
+
+
 def snapshot_tree(root):
     out = {}
     for dirpath, _, filenames in os.walk(root):
@@ -906,12 +1201,32 @@ def main():
     for name in SCHEMA_NAMES:
         with open(os.path.join(schema_dir, f"{name}.schema.json"),
                   encoding="utf-8") as f:
-            raw = json.load(f)
+            raw_schemas[name] = json.load(f)
+    for name, raw in raw_schemas.items():
         cls = jsonschema.validators.validator_for(raw)
         cls.check_schema(raw)
         check(cls is jsonschema.Draft202012Validator,
               f"{name}: not a draft 2020-12 schema")
-        raw_schemas[name], schemas[name] = raw, cls(raw)
+        check(raw.get("$id") == "https://datasnap.rcpch.ac.uk/schemas/"
+              f"{name}.schema.json", f"{name}: $id {raw.get('$id')!r}")
+        schemas[name] = validator(cls, raw, raw_schemas.values())
+    # org-manifest.schema.json reuses manifest.schema.json's definitions;
+    # every $ref resolves offline, to a local or a sibling schema.
+    refs = []
+    schema_refs(raw_schemas["org-manifest"], refs)
+    check(refs and all(r.startswith(("#", "manifest.schema.json#"))
+                       for r in refs),
+          f"org-manifest: $refs beyond manifest.schema.json: "
+          f"{sorted(set(r for r in refs if not r.startswith(('#', 'manifest'))))}")
+    for r in sorted(set(refs)):
+        document, _, pointer = r.partition("#")
+        node = raw_schemas["manifest" if document else "org-manifest"]
+        try:
+            for token in pointer_tokens(pointer):
+                node = node[token]
+            check(isinstance(node, dict), f"org-manifest: $ref {r} is no schema")
+        except (KeyError, ValueError) as e:
+            check(False, f"org-manifest: $ref {r} does not resolve: {e!r}")
 
     tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
     store = os.path.join(tmp, "export.lmdb")
@@ -989,8 +1304,13 @@ def main():
               f"{django['django']} (SQLite), full_clean() passed, dumpdata "
               f"gives the fixture back")
 
+    fhir = sum(1 for p in tree.listed if re.match(r"(orgs/[^/]+/)?fhir/", p))
+    print(f"{len(PUBLISHED)} public datasets; {len(tree.owner)} datasets of "
+          f"{tree.org_manifests} organisations under orgs/ only (their "
+          f"manifests refer to the public {len(PUBLISHED)}); "
+          f"{len(UNPUBLISHED)} unpublished found in no file")
     print(f"{len(tree.snapshots)} snapshots, {len(tree.diffs)} diffs, "
-          f"{len(PUBLISHED)} FHIR ValueSets, manifest and fixture: "
+          f"{fhir} FHIR ValueSets, manifests and fixture: "
           f"{tree.documents} documents validated against their schemas "
           f"(+{examples} FORMATS.md examples; its apply_diff replayed every diff); {tree.files} files "
           f"({tree.bytes} bytes; {tree.json_bytes} bytes of JSON) checked "

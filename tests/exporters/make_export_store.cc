@@ -2,9 +2,20 @@
 // datasets with several versions (options added, removed, relabelled,
 // reordered, re-parented, default flags set and cleared), a hierarchy of
 // parents, default codes, codes that need JSON Pointer escaping ("/", "~"),
-// non-ASCII and control characters, a global customisation and a private
-// one, a key and texts over the FHIR and CheckTick column limits, and
-// datasets that must not be published (inactive, never fetched).
+// non-ASCII and control characters, a global customisation, a key and
+// texts over the FHIR and CheckTick column limits, datasets that must not
+// be published (inactive, never fetched), and two organisations' own
+// datasets (published under orgs/<org>/ only):
+//   org-7:  smoking_status_code_custom_7, a custom version of a global
+//           dataset (parent), one version;
+//   org-12: clinic_rooms_12, a plain list with two versions;
+//           ethnic_category_org_12, a second organisation's custom version
+//           of ethnic_category (two versions);
+//           wards_12_deleted, soft-deleted (published nowhere);
+//           referral_reasons_12, made global (`publish`): public, with its
+//           organisation kept in the store;
+// and unscoped_draft_list, neither global nor an organisation's: in no
+// manifest and no file of the tree (the CheckTick fixture has it).
 //
 //   make_export_store PATH
 //
@@ -195,14 +206,15 @@ Status Build(Store& store) {
                       {Opt("A", "White: British"), Opt("B", "White: Irish"),
                        Opt("C", "Any other White background")}}));
 
-  // An organisation's private customisation: not published, but in the
-  // CheckTick fixture, whose parent points at smoking_status_code's row.
+  // An organisation's private customisation: published under orgs/org-7/
+  // only, and in the CheckTick fixture, whose parent points at
+  // smoking_status_code's row.
   Dataset priv = Describe("smoking_status_code_custom_7", "Smoking (ours)",
                           Category::kUserCreated, SourceType::kManual);
   priv.is_custom = true;
   priv.is_global = false;
   priv.parent = smoking.key;
-  priv.organization = "Org 7";
+  priv.organization = "org-7";
   DS_CHECK(Upsert(store, priv));
   DS_CHECK(CommitAll(store, priv.key,
                      {{Opt("1", "Smokes"), Opt("2", "Used to smoke")}}));
@@ -231,6 +243,72 @@ Status Build(Store& store) {
   DS_CHECK(Upsert(store, retired));
   DS_CHECK(Upsert(store, Describe("never_fetched", "Never fetched",
                                   Category::kNhsDd, SourceType::kScrape)));
+
+  // Organisation org-12's own plain list (what `datasnap import KEY --org
+  // org-12` makes): two versions, one option added and one relabelled.
+  Dataset rooms = Describe("clinic_rooms_12", "Clinic rooms",
+                           Category::kUserCreated, SourceType::kImported);
+  rooms.description = "Rooms of the paediatric outpatient clinic";
+  rooms.tags = {"rooms"};
+  rooms.is_global = false;
+  rooms.organization = "org-12";
+  DS_CHECK(Upsert(store, rooms));
+  const Provenance rooms_file =
+      From("https://intranet.example.org/clinic/rooms.csv", kStart + 3600,
+           "", "text/csv");
+  DS_CHECK(CommitAll(store, rooms.key,
+                     {{Opt("R1", "Room 1"), Opt("R2", "Room 2")},
+                      {Opt("R1", "Room 1 (play room)"), Opt("R2", "Room 2"),
+                       Opt("R3", "Room 3")}},
+                     rooms_file));
+
+  // org-12's custom version of ethnic_category (what `datasnap customise
+  // ethnic_category --org org-12` makes), changed once since.
+  Dataset org_ethnic = Describe("ethnic_category_org_12",
+                                "Ethnic Category (Custom)",
+                                Category::kUserCreated, SourceType::kManual);
+  org_ethnic.tags = ethnic.tags;
+  org_ethnic.is_custom = true;
+  org_ethnic.is_global = false;
+  org_ethnic.parent = ethnic.key;
+  org_ethnic.organization = "org-12";
+  DS_CHECK(Upsert(store, org_ethnic));
+  DS_CHECK(CommitAll(store, org_ethnic.key,
+                     {{Opt("A", "White - British"), Opt("B", "White - Irish"),
+                       Opt("Z", "Not stated", {}, true),
+                       Opt("99", "Not known", {}, true)},
+                      {Opt("A", "White - British"), Opt("B", "White - Irish"),
+                       Opt("W", "Welsh"), Opt("Z", "Not stated", {}, true)}}));
+
+  // org-12's soft-deleted list: published nowhere, not in the fixture.
+  Dataset wards = Describe("wards_12_deleted", "Wards (deleted)",
+                           Category::kUserCreated, SourceType::kImported);
+  wards.is_global = false;
+  wards.organization = "org-12";
+  DS_CHECK(Upsert(store, wards));
+  DS_CHECK(CommitAll(store, wards.key, {{Opt("W1", "Ward 1")}}));
+  wards.is_active = false;
+  DS_CHECK(Upsert(store, wards));
+
+  // A list org-12 made and then published (`datasnap publish`): global, so
+  // public like any other, though its organisation stays in the store.
+  Dataset referral = Describe("referral_reasons_12", "Referral reasons",
+                              Category::kUserCreated, SourceType::kImported);
+  referral.is_global = false;
+  referral.organization = "org-12";
+  DS_CHECK(Upsert(store, referral));
+  DS_CHECK(CommitAll(store, referral.key,
+                     {{Opt("S", "Seizures"), Opt("H", "Headaches")}}));
+  referral.is_global = true;
+  DS_CHECK(Upsert(store, referral));
+
+  // Neither global nor an organisation's: not published at all.
+  Dataset draft = Describe("unscoped_draft_list", "Unscoped draft",
+                           Category::kUserCreated, SourceType::kManual);
+  draft.is_global = false;
+  DS_CHECK(Upsert(store, draft));
+  DS_CHECK(CommitAll(store, draft.key,
+                     {{Opt("D1", "Draft one")}, {Opt("D1", "Draft 1")}}));
   return {};
 }
 
