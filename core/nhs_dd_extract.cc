@@ -153,10 +153,10 @@ std::optional<std::string> WithoutRetiredSuffix(std::string_view label) {
   const std::size_t open = label.rfind('(');
   if (open == std::string_view::npos) return std::nullopt;
   const std::string inside = Lowercase(label.substr(open + 1));
-  if (!inside.starts_with("retired")) return std::nullopt;
-  if (inside.size() > 8 && inside[7] != ' ' && inside[7] != ')' &&
-      inside[7] != ':' && inside[7] != ',') {
-    return std::nullopt;  // "(Retiredness)" is not a marker
+  if (!inside.starts_with("retired ")) return std::nullopt;
+  // A date follows: "(Retired on medical grounds)" is a live label.
+  if (inside.find_first_of("0123456789") == std::string::npos) {
+    return std::nullopt;
   }
   return NormalizeSpace(label.substr(0, open));
 }

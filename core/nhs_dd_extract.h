@@ -27,8 +27,8 @@
 // Text: entities decoded; <br>, block and cell boundaries become one space;
 // runs of whitespace (non-breaking and other Unicode spaces included) become
 // one space; trimmed. Codes are kept exactly as published ("01" stays "01").
-// Retired codes (row class "retired", a "(Retired <date>)" suffix, or struck
-// through) and repeated codes (the first is kept) are left out and reported
+// Retired codes (row class "retired", a "(Retired <date>)" suffix with a
+// date in it, or struck through) and repeated codes (the first is kept) are left out and reported
 // as warnings.
 //
 // A pure function of its input. Any bytes are accepted: invalid UTF-8
