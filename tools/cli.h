@@ -21,7 +21,8 @@ namespace datasnap {
 enum ExitCode : int {
   kExitOk = 0,
   kExitFailure = 1,  // the command ran and something failed
-  kExitUsage = 2,    // bad arguments, unknown command or dataset
+  kExitUsage = 2,    // bad arguments, unknown command or dataset, bad input
+                     // files; for refresh also "nothing could run"
 };
 
 // What the CLI reads from outside its arguments.
