@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -234,7 +235,7 @@ const std::vector<CommandSpec>& Commands() {
 // The global options, for finding the command name in argv.
 bool TakesValue(std::string_view arg) {
   return arg == "--store" || arg == "--catalogue" ||
-         arg == "--wait-for-writer" || arg == "--actor";
+         arg == "--wait-for-writer" || arg == "--actor" || arg == "--jobs";
 }
 bool IsGlobalFlag(std::string_view arg) {
   return arg == "-h" || arg == "--help" || arg == "--version";
@@ -323,6 +324,10 @@ std::string Context::Variable(const std::string& name) const {
 FetchOptions Context::MakeFetchOptions() const {
   FetchOptions options;
   options.user_agent = Lookup(env, "DATASNAP_USER_AGENT");  // "" = default
+  if (global.jobs > 0) {
+    options.max_connections = global.jobs;
+    options.max_per_host = std::min(options.max_per_host, global.jobs);
+  }
   return options;
 }
 
@@ -416,6 +421,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
                  "seconds to wait for another process writing the store "
                  "(default 10)")
       ->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--jobs", global.jobs,
+                 "upstream transfers at once (default 8, at most 2 per "
+                 "host); 1 fetches one page at a time")
+      ->check(CLI::Range(1, 64));
   app.add_option("--actor", global.actor,
                  "who is acting, for the audit log (default: login name)");
 

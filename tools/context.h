@@ -24,6 +24,7 @@ struct GlobalOptions {
   std::string store_path;        // --store, else DATASNAP_STORE, else default
   std::string catalogue_dir;     // --catalogue; "" = the built-in catalogue
   double wait_for_writer = 10;   // --wait-for-writer SECONDS
+  int jobs = 0;  // --jobs N: transfers at once; 0 = the client's default
   std::string actor;             // --actor, else the login name
 };
 
@@ -82,7 +83,8 @@ class Context {
   Result<std::unique_ptr<Store>> OpenStore(bool read_only) const;
 
   // Fetch options for upstream requests: the defaults of FetchOptions, with
-  // the User-Agent from DATASNAP_USER_AGENT when it is set.
+  // the User-Agent from DATASNAP_USER_AGENT when it is set and the limits
+  // of --jobs.
   FetchOptions MakeFetchOptions() const;
 
   // The built-in catalogue, or the one in --catalogue DIR.

@@ -74,6 +74,18 @@ std::size_t CountCategory(const json& list, const std::string& category) {
   return n;
 }
 
+TEST_CASE("--jobs must be 1 to 64") {
+  Cli cli;
+  for (const char* bad : {"0", "65", "many"}) {
+    INFO(bad);
+    Run r = cli({"--jobs", bad, "status"});
+    CHECK(r.code == kExitUsage);
+    CHECK(r.err.find("--jobs") != std::string::npos);
+  }
+  CHECK(cli({"seed-nhs-dd"}).code == kExitOk);
+  CHECK(cli({"--jobs", "1", "status"}).code == kExitOk);
+}
+
 TEST_CASE("version, help and usage errors") {
   Cli cli;
   SECTION("--version") {
