@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <expected>
 #include <optional>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "core/json_read.h"
@@ -217,6 +219,7 @@ class Transformer {
   std::size_t unit_collisions_ = 0;
   std::vector<Collision> unit_collision_examples_;
   std::size_t fallbacks_ = 0;
+  std::unordered_set<std::string> top_level_;  // values of top-level items
   std::vector<std::string> fallback_examples_;
   std::size_t bad_children_ = 0;
   std::vector<std::string> bad_children_examples_;
@@ -304,9 +307,22 @@ void Transformer::Item(element item, const std::string& where) {
     return;
   }
   const std::string value = *code;
-  Add(Option{std::move(*code), std::move(*label), std::nullopt, false},
-      Origin{where, ""});
-  if (mapping_.children) Children(o, where, value);
+  const bool added =
+      Add(Option{std::move(*code), std::move(*label), std::nullopt, false},
+          Origin{where, ""});
+  if (added) top_level_.insert(value);
+  if (!mapping_.children) return;
+  // A repeated board's children join the first board with that code; an
+  // item whose code repeats a nested item's is no board, and its children
+  // go with it (else they would hang two levels deep).
+  if (added || top_level_.contains(value)) {
+    Children(o, where, value);
+  } else if (const std::size_t nested = NestedCount(o); nested > 0) {
+    Skip(where, "its code repeats a nested item's, so its " +
+                    Plural(nested, "nested item", "nested items") +
+                    " are left out",
+         nested);
+  }
 }
 
 void Transformer::FromFirstObject(object o, const std::string& where) {

@@ -237,6 +237,25 @@ TEST_CASE("Plain mappings: one option per item, in the API's order") {
   });
 }
 
+// Found by tests/fuzz (regressions/rcpch_transform/child_of_duplicate_board):
+// a board whose code repeats an earlier hospital's is left out, and its
+// hospitals must go with it rather than hang under that hospital.
+TEST_CASE("Welsh health boards: a board repeating a hospital's code takes its "
+          "hospitals with it") {
+  const std::string body =
+      R"([{"ods_code":"1","name":"Board","organisations":[{"ods_code":"7A2","name":"S"}]},)"
+      R"({"ods_code":"7A2","name":"u","organisations":[{"ods_code":"H","name":"n"}]}])";
+  auto r = TransformRcpchResponse(body, Mapping("welsh_lhbs"), "welsh_lhbs");
+  REQUIRE(r.has_value());
+  std::vector<std::string> values;
+  for (const Option& o : r->options.options()) {
+    values.push_back(o.value);
+    if (o.parent) CHECK(*o.parent == "1");  // one level only
+  }
+  CHECK(values == std::vector<std::string>{"1", "7A2"});
+  CHECK(r->skipped == 2);  // the repeated board and its hospital
+}
+
 TEST_CASE("Welsh health boards: boards, then their organisations with the "
           "board as parent") {
   const std::string two_boards =
