@@ -25,20 +25,9 @@ using simdjson::dom::object;
 // How many examples a warning or error names before "and N more".
 constexpr std::size_t kExamples = 5;
 
-bool IsAsciiSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-         c == '\f';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsAsciiSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsAsciiSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // Trims and turns each run of ASCII whitespace into one space.
 std::string CollapseWhitespace(std::string_view s) {
-  s = Trim(s);
+  s = TrimAsciiSpace(s);
   std::string out;
   out.reserve(s.size());
   bool in_space = false;
@@ -98,7 +87,7 @@ Text ReadCode(object o, std::string_view field) {
   std::int64_t n = 0;
   std::uint64_t u = 0;
   if (!e->get(s)) {
-    code = std::string(Trim(s));
+    code = std::string(TrimAsciiSpace(s));
   } else if (!e->get(n)) {
     code = std::to_string(n);
   } else if (!e->get(u)) {

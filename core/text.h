@@ -16,6 +16,12 @@ std::optional<std::size_t> FindInvalidUtf8(std::string_view text);
 // True when `text` contains a C0 control character or DEL.
 bool HasControlCharacter(std::string_view text);
 
+// True for ' ', '\t', '\n', '\r', '\v' and '\f'.
+bool IsAsciiSpace(char c);
+
+// `text` without the ASCII whitespace at either end.
+std::string_view TrimAsciiSpace(std::string_view text);
+
 }  // namespace datasnap
 
 #endif  // DATASNAP_CORE_TEXT_H_

@@ -25,17 +25,6 @@ constexpr std::string_view kBom = "\xEF\xBB\xBF";
 // Bytes of a value or key shown in a message before it is cut with "...".
 constexpr std::size_t kShownBytes = 60;
 
-bool IsAsciiSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-         c == '\f';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsAsciiSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsAsciiSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 bool IsBlank(std::string_view s) {
   return std::all_of(s.begin(), s.end(), IsAsciiSpace);
 }
@@ -170,15 +159,15 @@ class Builder {
                      "too many options (the limit is " +
                          std::to_string(limits_.max_options) + ")");
     }
-    const std::string_view value = Trim(raw_value);
-    const std::string_view label = Trim(raw_label);
+    const std::string_view value = TrimAsciiSpace(raw_value);
+    const std::string_view label = TrimAsciiSpace(raw_label);
     DS_CHECK(CheckText(At(n, key, "value"), "value", value,
                        limits_.max_value_bytes));
     DS_CHECK(CheckText(At(n, key, "label"), "label", label,
                        limits_.max_label_bytes));
     std::optional<std::string> parent;
     if (raw_parent) {
-      const std::string_view p = Trim(*raw_parent);
+      const std::string_view p = TrimAsciiSpace(*raw_parent);
       if (!p.empty()) {
         if (auto c = FindControl(p)) {
           return Invalid(name_, At(n, key, "parent"),
@@ -421,7 +410,7 @@ class CsvReader {
 
   Status Header(const std::string& where) {
     for (std::size_t i = 0; i < fields_.size(); ++i) {
-      const std::string column = AsciiLower(Trim(fields_[i]));
+      const std::string column = AsciiLower(TrimAsciiSpace(fields_[i]));
       std::optional<std::size_t>* slot = nullptr;
       if (column == "value" || column == "code") {
         slot = &value_column_;
@@ -436,7 +425,7 @@ class CsvReader {
                            std::string(kAcceptedColumns) + ")");
       } else {
         return Invalid(name_, where,
-                       "unknown column " + Quote(Trim(fields_[i])) +
+                       "unknown column " + Quote(TrimAsciiSpace(fields_[i])) +
                            " in the header (" + std::string(kAcceptedColumns) +
                            "; the first row must be a header)");
       }
@@ -513,7 +502,7 @@ Result<OptionList> ParseText(std::string_view body, std::string_view name,
   for (std::size_t pos = 0; pos <= body.size(); ++line) {
     std::size_t end = body.find('\n', pos);
     if (end == std::string_view::npos) end = body.size();
-    const std::string_view text = Trim(body.substr(pos, end - pos));
+    const std::string_view text = TrimAsciiSpace(body.substr(pos, end - pos));
     pos = end + 1;
     if (text.empty()) continue;
     const std::size_t separator = text.find(kSeparator);

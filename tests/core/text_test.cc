@@ -95,5 +95,14 @@ TEST_CASE("HasControlCharacter finds C0 controls and DEL only") {
   }
 }
 
+TEST_CASE("TrimAsciiSpace trims ASCII whitespace at both ends only") {
+  CHECK(TrimAsciiSpace(" \t\r\n a b \v\f") == "a b");
+  CHECK(TrimAsciiSpace("") == "");
+  CHECK(TrimAsciiSpace(" \n ") == "");
+  CHECK(TrimAsciiSpace("\xC2\xA0x\xC2\xA0") == "\xC2\xA0x\xC2\xA0");  // NBSP kept
+  CHECK(IsAsciiSpace('\v'));
+  CHECK_FALSE(IsAsciiSpace('\0'));
+}
+
 }  // namespace
 }  // namespace datasnap
