@@ -251,23 +251,26 @@ Result<ManifestEntry> PublishDataset(Tree& tree, const Exported& e,
   // Consecutive pairs, and every older version straight to the current
   // one (the manifest lists the latter: one file for any client).
   const std::string diff_dir = prefix + "diffs/" + key + "/";
-  auto publish_diff = [&](const VersionRecord& from,
-                          const VersionRecord& to) -> Result<PublishedDocument> {
+  auto publish_diff = [&](const VersionRecord& from, const VersionRecord& to,
+                          const OptionsDiff& diff) -> Result<PublishedDocument> {
     return tree.Compressed(diff_dir + std::to_string(from.version) + "-" +
                                std::to_string(to.version),
-                           DumpCompact(DiffJson(key, from, to)));
+                           DumpCompact(DiffJson(key, from, to, diff)));
   };
   for (std::size_t i = 0; i + 1 < e.versions.size(); ++i) {
-    if (&e.versions[i + 1] == &current) continue;  // done below
-    if (e.versions[i + 1].version > current.version) continue;
-    DS_CHECK(publish_diff(e.versions[i], e.versions[i + 1]));
+    const VersionRecord& from = e.versions[i];
+    const VersionRecord& to = e.versions[i + 1];
+    if (&to == &current) continue;  // done below
+    if (to.version > current.version) continue;
+    DS_CHECK(publish_diff(from, to, DiffOptions(from.options, to.options)));
   }
   for (const VersionRecord& v : e.versions) {
     if (v.version >= current.version) continue;
-    DS_TRY(doc, publish_diff(v, current));
+    // One diff serves the file and the manifest's summary.
+    OptionsDiff diff = DiffOptions(v.options, current.options);
+    DS_TRY(doc, publish_diff(v, current, diff));
     entry.diffs.push_back(
-        {v.version, current.version, DiffOptions(v.options, current.options),
-         std::move(*doc)});
+        {v.version, current.version, std::move(diff), std::move(*doc)});
   }
 
   if (options.fhir) {

@@ -73,7 +73,11 @@ OrderedJson SnapshotJson(const DatasetRecord& record,
 
 OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
                      const VersionRecord& to) {
-  const OptionsDiff diff = DiffOptions(from.options, to.options);
+  return DiffJson(key, from, to, DiffOptions(from.options, to.options));
+}
+
+OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
+                     const VersionRecord& to, const OptionsDiff& diff) {
   OrderedJson j;
   j["format"] = kExportFormatVersion;
   j["key"] = key;

@@ -40,6 +40,10 @@ OrderedJson SnapshotJson(const DatasetRecord& record,
 // over the options keyed by value.
 OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
                      const VersionRecord& to);
+// The same, from `diff` = DiffOptions(from.options, to.options) when the
+// caller has it already.
+OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
+                     const VersionRecord& to, const OptionsDiff& diff);
 
 // One published file, as the manifest lists it.
 struct PublishedFile {
