@@ -277,6 +277,8 @@ std::string Lookup(const CliEnvironment& env, const std::string& name) {
   return it == env.variables.end() ? "" : it->second;
 }
 
+}  // namespace
+
 Result<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -287,8 +289,6 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-}  // namespace
 
 // ---------------------------------------------------------------- Context
 

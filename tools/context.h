@@ -60,6 +60,9 @@ struct CommandArgs {
   std::string new_key;  // customise --key
 };
 
+// The bytes of the file at `path`; kNotFound "cannot read '<path>': <why>".
+Result<std::string> ReadWholeFile(const std::string& path);
+
 class Context {
  public:
   Context(std::ostream& out, std::ostream& err, const CliEnvironment& env,

@@ -2,7 +2,6 @@
 // themselves, and their own versions of the global lists. Every change is
 // audited with its actor (--actor, else the login name).
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -106,11 +105,9 @@ int RunImport(Context& ctx, const CommandArgs& args) {
     return Usage(ctx, "--format must be csv, json or text, not '" +
                           args.list_format + "'");
   }
-  std::ifstream in(args.file, std::ios::binary);
-  if (!in) return Usage(ctx, "cannot read '" + args.file + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
+  auto read = ReadWholeFile(args.file);
+  if (!read) return Usage(ctx, read.error().message);
+  const std::string& bytes = *read;
   auto options = ParseUserList(bytes, *format, args.file);
   if (!options) return Usage(ctx, options.error().message);
   if (auto ok = RefuseCatalogueKey(ctx, args.key); !ok) {
@@ -311,7 +308,7 @@ int RunDelete(Context& ctx, const CommandArgs& args) {
   auto store = ctx.OpenStore(/*read_only=*/false);
   if (!store) return ctx.ReportError(store.error());
   std::string key;
-  std::vector<std::string> dependants;
+  std::string dependants;  // active custom versions, comma-separated
   auto done = (*store)->Write([&](WriteTxn& txn) -> Status {
     dependants.clear();
     DS_TRY(record, ctx.ResolveDataset(txn, args.key));
@@ -323,20 +320,18 @@ int RunDelete(Context& ctx, const CommandArgs& args) {
     DS_TRY(all, txn.ListDatasets());
     for (const DatasetRecord& r : *all) {
       if (r.dataset.parent == key && r.dataset.is_active) {
-        dependants.push_back(r.dataset.key +
-                             (r.dataset.organization.empty()
-                                  ? std::string()
-                                  : " (organisation " + r.dataset.organization +
-                                        ")"));
+        dependants += (dependants.empty() ? "" : ", ") + r.dataset.key +
+                      (r.dataset.organization.empty()
+                           ? std::string()
+                           : " (organisation " + r.dataset.organization + ")");
       }
     }
-    std::string list;
-    for (const std::string& k : dependants) list += (list.empty() ? "" : ", ") + k;
     if (!dependants.empty() && !args.force) {
       return Fail(ErrorCode::kInvalidArgument,
                   "'" + key + "' has custom versions that depend on it: " +
-                      list + "; delete them first, or use --force to delete "
-                      "it anyway (they keep their options and their link)");
+                      dependants + "; delete them first, or use --force to "
+                      "delete it anyway (they keep their options and their "
+                      "link)");
     }
     d.is_active = false;
     DS_CHECK(txn.UpsertDataset(d));
@@ -344,18 +339,13 @@ int RunDelete(Context& ctx, const CommandArgs& args) {
         "dataset.deleted", key,
         "deleted by " + ctx.global.actor + "; history kept" +
             (dependants.empty() ? std::string()
-                                : "; forced past custom versions " + list));
+                                : "; forced past custom versions " + dependants));
   });
   if (!done) return Report(ctx, done.error());
   ctx.out << "Deleted " << key
           << " (hidden from lists and exports; its history is kept)\n";
   if (!dependants.empty()) {
-    ctx.Warn("custom versions of '" + key + "' remain: " +
-             [&] {
-               std::string l;
-               for (const auto& k : dependants) l += (l.empty() ? "" : ", ") + k;
-               return l;
-             }());
+    ctx.Warn("custom versions of '" + key + "' remain: " + dependants);
   }
   return kExitOk;
 }
