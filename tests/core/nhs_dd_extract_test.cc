@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.h"
+#include "tests/core/nhs_dd_test_support.h"
 #include "tests/support/temp_dir.h"
 
 namespace datasnap {
@@ -21,6 +23,10 @@ namespace {
 
 using Catch::Matchers::Contains;
 using nlohmann::json;
+using nhs_dd_test::AnyWarningNames;
+using nhs_dd_test::HasCode;
+using nhs_dd_test::Lines;
+using nhs_dd_test::NamesCode;
 
 // Tests run in the runfiles root of the workspace.
 constexpr const char* kExpected = "tests/fixtures/nhs_dd/expected.json";
@@ -36,89 +42,8 @@ const json& Expected() {
   return expected;
 }
 
-// Code lists as "code | label" lines: Catch prints vectors of strings in
-// full, so a mismatch shows exactly which entry differs.
-std::vector<std::string> Lines(const std::vector<NhsDdCode>& codes) {
-  std::vector<std::string> out;
-  for (const NhsDdCode& c : codes) out.push_back(c.code + " | " + c.label);
-  return out;
-}
-std::vector<std::string> Lines(const json& pairs) {
-  std::vector<std::string> out;
-  for (const json& p : pairs) {
-    out.push_back(p.at(0).get<std::string>() + " | " +
-                  p.at(1).get<std::string>());
-  }
-  return out;
-}
-
-bool IsValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (b < 0x80) {
-      ++i;
-      continue;
-    } else if ((b & 0xE0) == 0xC0) {
-      len = 2;
-      cp = b & 0x1F;
-    } else if ((b & 0xF0) == 0xE0) {
-      len = 3;
-      cp = b & 0x0F;
-    } else if ((b & 0xF8) == 0xF0) {
-      len = 4;
-      cp = b & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are invalid.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
-bool IsAlnum(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-         (c >= 'A' && c <= 'Z');
-}
-
-// True when `text` mentions `code` as a whole token: "retired code '03'"
-// names 03, but "retired code 030" does not. The quoting style of the
-// warning is the extractor's business.
-bool NamesCode(std::string_view text, std::string_view code) {
-  for (std::size_t pos = text.find(code); pos != std::string_view::npos;
-       pos = text.find(code, pos + 1)) {
-    const bool left_ok = pos == 0 || !IsAlnum(text[pos - 1]);
-    const std::size_t end = pos + code.size();
-    const bool right_ok = end == text.size() || !IsAlnum(text[end]);
-    if (left_ok && right_ok) return true;
-  }
-  return false;
-}
-
-bool AnyWarningNames(const NhsDdPage& page, const std::string& code) {
-  return std::any_of(
-      page.warnings.begin(), page.warnings.end(),
-      [&](const std::string& w) { return NamesCode(w, code); });
-}
-
-bool HasCode(const std::vector<NhsDdCode>& codes, const std::string& code) {
-  return std::any_of(codes.begin(), codes.end(),
-                     [&](const NhsDdCode& c) { return c.code == code; });
-}
+// Valid UTF-8 by the project's own check.
+bool IsValidUtf8(std::string_view s) { return !FindInvalidUtf8(s).has_value(); }
 
 std::string ToLower(std::string s) {
   for (char& c : s) {

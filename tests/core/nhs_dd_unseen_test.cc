@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/core/nhs_dd_test_support.h"
 #include "tests/support/temp_dir.h"
 
 namespace datasnap {
@@ -30,6 +31,9 @@ namespace {
 
 using Catch::Matchers::Contains;
 using nlohmann::json;
+using nhs_dd_test::AnyWarningNames;
+using nhs_dd_test::HasCode;
+using nhs_dd_test::Lines;
 
 // Tests run in the runfiles root of the workspace.
 constexpr const char* kDir = "tests/fixtures/nhs_dd/unseen";
@@ -53,48 +57,6 @@ const json& Expected() {
 
 std::string FileName(const std::string& path) {
   return path.substr(path.rfind('/') + 1);
-}
-
-std::vector<std::string> Lines(const std::vector<NhsDdCode>& codes) {
-  std::vector<std::string> out;
-  for (const NhsDdCode& c : codes) out.push_back(c.code + " | " + c.label);
-  return out;
-}
-std::vector<std::string> Lines(const json& pairs) {
-  std::vector<std::string> out;
-  for (const json& p : pairs) {
-    out.push_back(p.at(0).get<std::string>() + " | " +
-                  p.at(1).get<std::string>());
-  }
-  return out;
-}
-
-bool IsAlnum(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-         (c >= 'A' && c <= 'Z');
-}
-
-// `text` mentions `code` as a whole token ("1.3" in "retired code '1.3'",
-// but "03" is not found in "030").
-bool NamesCode(std::string_view text, std::string_view code) {
-  for (std::size_t pos = text.find(code); pos != std::string_view::npos;
-       pos = text.find(code, pos + 1)) {
-    const bool left_ok = pos == 0 || !IsAlnum(text[pos - 1]);
-    const std::size_t end = pos + code.size();
-    const bool right_ok = end == text.size() || !IsAlnum(text[end]);
-    if (left_ok && right_ok) return true;
-  }
-  return false;
-}
-
-bool AnyWarningNames(const NhsDdPage& page, const std::string& code) {
-  return std::any_of(page.warnings.begin(), page.warnings.end(),
-                     [&](const std::string& w) { return NamesCode(w, code); });
-}
-
-bool HasCode(const std::vector<NhsDdCode>& codes, const std::string& code) {
-  return std::any_of(codes.begin(), codes.end(),
-                     [&](const NhsDdCode& c) { return c.code == code; });
 }
 
 const json* Optional(const json& want, const char* key) {
