@@ -32,6 +32,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using nlohmann::ordered_json;
 using refresh_test::Cli;
+using refresh_test::Commit;
 using refresh_test::Contains;
 using refresh_test::Describe;
 using refresh_test::kHour;
@@ -47,26 +48,6 @@ Option O(std::string value, std::string label,
          bool is_default = false) {
   return Option{std::move(value), std::move(label), std::move(parent),
                 is_default};
-}
-
-// Stores `options` as a new version of `key` an hour after the clock, as a
-// fetch would (the CLI must not have the store open).
-void Commit(Cli& cli, const std::string& key, std::vector<Option> options) {
-  cli.now_ += kHour;
-  StoreOptions so;
-  so.clock = [&cli] { return cli.now_; };
-  auto store = Store::Open(cli.store_, so);
-  INFO((store ? std::string() : store.error().message));
-  REQUIRE(store.has_value());
-  auto list = OptionList::Make(std::move(options));
-  REQUIRE(list.has_value());
-  Provenance p;
-  p.source_url = "https://example.test/" + key;
-  p.fetched_at = cli.now_;
-  auto result = (*store)->Write(
-      [&](WriteTxn& txn) { return txn.CommitOptions(key, *list, p); });
-  INFO((result ? std::string() : result.error().message));
-  REQUIRE(result.has_value());
 }
 
 std::string Unzstd(const std::string& frame) {

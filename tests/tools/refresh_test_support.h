@@ -14,7 +14,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/model.h"
 #include "core/time.h"
+#include "store/store.h"
 #include "tests/support/temp_dir.h"
 #include "tools/cli.h"
 
@@ -115,6 +117,27 @@ class Cli {
   UnixSeconds now_ = kNow;
   std::string all_output_;  // stdout and stderr of every run so far
 };
+
+// Stores `options` as a new version of `key` an hour after the clock, as a
+// fetch would (the CLI must not have the store open).
+inline void Commit(Cli& cli, const std::string& key,
+                   std::vector<Option> options) {
+  cli.now_ += kHour;
+  StoreOptions so;
+  so.clock = [&cli] { return cli.now_; };
+  auto store = Store::Open(cli.store_, so);
+  INFO((store ? std::string() : store.error().message));
+  REQUIRE(store.has_value());
+  auto list = OptionList::Make(std::move(options));
+  REQUIRE(list.has_value());
+  Provenance p;
+  p.source_url = "https://example.test/" + key;
+  p.fetched_at = cli.now_;
+  auto result = (*store)->Write(
+      [&](WriteTxn& txn) { return txn.CommitOptions(key, *list, p); });
+  INFO((result ? std::string() : result.error().message));
+  REQUIRE(result.has_value());
+}
 
 }  // namespace datasnap::refresh_test
 

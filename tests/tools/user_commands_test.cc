@@ -31,6 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using refresh_test::Cli;
+using refresh_test::Commit;
 using refresh_test::Contains;
 using refresh_test::CountOf;
 using refresh_test::Describe;
@@ -42,26 +43,6 @@ using refresh_test::Run;
 Option O(std::string value, std::string label,
          std::optional<std::string> parent = std::nullopt) {
   return Option{std::move(value), std::move(label), std::move(parent), false};
-}
-
-// Stores `options` as a new version of `key` an hour after the clock, as a
-// fetch would (the CLI must not have the store open).
-void Commit(Cli& cli, const std::string& key, std::vector<Option> options) {
-  cli.now_ += kHour;
-  StoreOptions so;
-  so.clock = [&cli] { return cli.now_; };
-  auto store = Store::Open(cli.store_, so);
-  INFO((store ? std::string() : store.error().message));
-  REQUIRE(store.has_value());
-  auto list = OptionList::Make(std::move(options));
-  REQUIRE(list.has_value());
-  Provenance p;
-  p.source_url = "https://example.test/" + key;
-  p.fetched_at = cli.now_;
-  auto result = (*store)->Write(
-      [&](WriteTxn& txn) { return txn.CommitOptions(key, *list, p); });
-  INFO((result ? std::string() : result.error().message));
-  REQUIRE(result.has_value());
 }
 
 // Writes `bytes` to a file `name` in the test's directory; its path.
