@@ -121,6 +121,37 @@ const std::vector<CommandSpec>& Commands() {
          DefineExportOptions(sub, args);
        },
        RunExport},
+      {"serve", {},
+       "Serve the export's files over HTTP straight from the store "
+       "(read-only; new versions appear without a restart; docs/SERVE.md)",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("--listen", args.listen,
+                        "HOST:PORT to listen on, IPv4 or [IPv6] (default "
+                        "127.0.0.1:8080; port 0: any free port; the URL is "
+                        "printed on stdout)");
+         sub.add_option("--org", args.org,
+                        "serve the public tree and only this organisation's "
+                        "orgs/ORG/ tree (others: 404); default: every "
+                        "organisation's, as export writes them");
+         sub.add_flag("--all-versions", args.all_versions,
+                      "as export --all-versions: every older snapshot too");
+         sub.add_flag("--fhir", args.fhir, "as export --fhir: FHIR ValueSets too");
+         sub.add_option("--threads", args.threads,
+                        "worker threads (default: one per core)")
+             ->check(CLI::Range(0u, 256u));
+         sub.add_option("--max-connections", args.max_connections,
+                        "connections at once; more are refused (default 1024)")
+             ->check(CLI::Range(1u, 100000u));
+         sub.add_option("--timeout", args.idle_timeout,
+                        "seconds before an idle or too slow connection is "
+                        "closed (default 30)")
+             ->check(CLI::Range(1u, 3600u));
+         sub.add_option("--cache-mb", args.cache_mb,
+                        "MiB of files no longer current kept servable for "
+                        "clients with an older manifest (default 64)")
+             ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+       },
+       RunServe},
       {"diff", {},
        "What changed between two versions of a dataset (default: the "
        "previous version against the current one)",

@@ -58,6 +58,12 @@ struct CommandArgs {
   std::string tags;  // comma-separated
   std::string description;
   std::string new_key;  // customise --key
+  // serve
+  std::string listen = "127.0.0.1:8080";
+  unsigned threads = 0;
+  unsigned max_connections = 1024;
+  unsigned idle_timeout = 30;  // seconds
+  std::size_t cache_mb = 64;
 };
 
 // The bytes of the file at `path`; kNotFound "cannot read '<path>': <why>".
