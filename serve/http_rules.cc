@@ -101,13 +101,16 @@ Result<std::string> RequestPath(std::string_view target) {
     if (c == '\\') return bad("the path holds a backslash");
     path.push_back(c);
   }
-  // Segments: none empty (but a bare "/"), ".", or "..".
+  // Segments: none empty (but the last: "dir/" is just not found), "."
+  // or "..".
   if (path.empty()) return path;
   std::string_view rest = path;
   for (;;) {
     const std::size_t slash = rest.find('/');
     const std::string_view segment = rest.substr(0, slash);
-    if (segment.empty()) return bad("the path has an empty segment ('//')");
+    if (segment.empty() && slash != std::string_view::npos) {
+      return bad("the path has an empty segment ('//')");
+    }
     if (segment == "." || segment == "..") {
       return bad("the path has a '.' or '..' segment");
     }

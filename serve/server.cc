@@ -221,10 +221,20 @@ namespace {
 
 MHD_Result HandleRequest(void* cls, MHD_Connection* c, const char* url,
                          const char* method, const char* /*version*/,
-                         const char* /*upload_data*/,
-                         size_t* /*upload_data_size*/, void** /*con_cls*/) {
-  // Answered on the first call, with the headers: no request has a body
-  // serve reads (one that comes is discarded by the library).
+                         const char* /*upload_data*/, size_t* upload_data_size,
+                         void** con_cls) {
+  // The library calls once with the headers, then with each piece of the
+  // body, then once more: answering before the request is whole would
+  // make it close the connection (no keep-alive). A body is discarded.
+  static int headers_seen;
+  if (*con_cls == nullptr) {
+    *con_cls = &headers_seen;
+    return MHD_YES;
+  }
+  if (*upload_data_size != 0) {
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
   return static_cast<Server::State*>(cls)->Respond(c, url, method);
 }
 
@@ -329,13 +339,13 @@ Result<std::unique_ptr<Server>> Server::Start(Store& store,
   State* raw = state.get();
   state->daemon = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &HandleRequest, raw,
+      MHD_OPTION_EXTERNAL_LOGGER, &LogFromLibrary, raw,
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),
       MHD_OPTION_THREAD_POOL_SIZE, threads,
       MHD_OPTION_CONNECTION_LIMIT, options.max_connections,
       MHD_OPTION_CONNECTION_TIMEOUT, options.timeout_seconds,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.connection_memory,
       MHD_OPTION_UNESCAPE_CALLBACK, &KeepEscapes, nullptr,
-      MHD_OPTION_EXTERNAL_LOGGER, &LogFromLibrary, raw,
       MHD_OPTION_END);
   if (state->daemon == nullptr) {
     return Fail(ErrorCode::kIo,
