@@ -378,14 +378,15 @@ export class DatasnapClient extends EventTarget {
   }
 
   async _loadCached(keys) {
-    for (const key of keys) {
-      if (this._held.has(key)) continue;
-      const record = await this._get("datasets", `${this.baseUrl}|${key}`);
+    keys = keys.filter((key) => !this._held.has(key));
+    const records = await this._getMany("datasets", keys.map((key) => `${this.baseUrl}|${key}`));
+    keys.forEach((key, i) => {
+      const record = records[i];
       if (record && Array.isArray(record.options)) {
         this._held.set(key, record);
         this._emitUpdate(key, record, null, "cache");
       }
-    }
+    });
   }
 
   _emitUpdate(key, record, previousVersion, via) {
@@ -408,12 +409,18 @@ export class DatasnapClient extends EventTarget {
   }
 
   async _get(store, id) {
-    if (!this._db) return undefined;
+    return (await this._getMany(store, [id]))[0];
+  }
+
+  /** Records by id, in one transaction (undefined where none). */
+  async _getMany(store, ids) {
+    if (!this._db || ids.length === 0) return ids.map(() => undefined);
     try {
-      return await request(this._db.transaction(store).objectStore(store).get(id));
+      const objects = this._db.transaction(store).objectStore(store);
+      return await Promise.all(ids.map((id) => request(objects.get(id))));
     } catch (e) {
-      this._error(null, `IndexedDB read of ${id}: ${message(e)}`);
-      return undefined;
+      this._error(null, `IndexedDB read of ${ids.join(", ")}: ${message(e)}`);
+      return ids.map(() => undefined);
     }
   }
 
