@@ -144,6 +144,26 @@ describe("datasnap-client.js in Chromium, served by nginx", { concurrency: false
     }
   });
 
+  it("a diff that adds, removes and reorders: applied by its order, the hash verifies", async () => {
+    const before = world.manifest().datasets.find((d) => d.key === "welsh_lhbs");
+    world.editMirror(BOARDS, (boards) => {
+      boards[0].organisations.splice(1, 1);                                  // a hospital goes
+      boards[1].organisations.unshift({ ods_code: "7A7ZZ", name: "A NEW HOSPITAL" });  // one comes
+      [boards[2], boards[3]] = [boards[3], boards[2]];                        // two boards swap
+    });
+    world.refresh("--force", "--dataset", "welsh_lhbs");
+    const entry = world.manifest().datasets.find((d) => d.key === "welsh_lhbs");
+    const diff = entry.diffs.find((d) => d.from === before.version);
+    assert.deepEqual(diff.summary, { added: 1, removed: 1, changed: 0, reordered: true });
+    requests = [];
+    await loadExample(page, world.exampleUrl());
+    await expectShown();
+    const diffFile = diff.files.find((f) => f.encoding === "gzip");
+    assert.deepEqual(dataRequests().map((r) => [pathOf(r), r.status]), [["manifest.json", 200], [diffFile.path, 200]]);
+    const held = await page.evaluate(() => window.datasnapClient.dataset("welsh_lhbs"));
+    assert.equal(held.options_sha256, entry.options_sha256);
+  });
+
   it("a deleted diff: an error names the dataset, and the full snapshot brings it up to date", async () => {
     const before = world.manifest().datasets.find((d) => d.key === "welsh_lhbs");
     renameHospital(world, "MORRISTON HOSPITAL (RENAMED AGAIN)");
