@@ -235,6 +235,34 @@ describe("datasnap-client.js in Chromium, served by nginx", { concurrency: false
     }
   });
 
+  it("a server that sends Content-Encoding: the decoded JSON is checked and taken", async (t) => {
+    if (world.dataBase !== world.pageBase) return t.skip("needs nginx's gzip_static for <name>.json");
+    await loadExample(page, world.exampleUrl());
+    // Ask for <name>.json: nginx answers with the .gz bytes and Content-Encoding: gzip.
+    const got = await page.evaluate(async (manifestUrl) => {
+      const { open } = await import("/web/datasnap-client.js");
+      const seen = [];
+      const client = await open({
+        manifestUrl,
+        datasets: ["smoking_status_code", "hospitals_england_wales"],
+        dbName: "datasnap-encoding-test",
+        fetch: async (url, init) => {
+          const response = await fetch(String(url).replace(/\.json\.gz$/, ".json"), init);
+          seen.push(response.headers.get("Content-Encoding"));
+          return response;
+        },
+      });
+      const errors = [];
+      client.addEventListener("error", (e) => errors.push(e.detail.reason));
+      await client.ready;
+      return { seen, errors, smoking: client.options("smoking_status_code"), hospitals: client.options("hospitals_england_wales") };
+    }, world.dataBase + "manifest.json");
+    assert.deepEqual(got.errors, []);
+    assert.ok(got.seen.filter((e) => e === "gzip").length >= 2, `Content-Encoding seen: ${got.seen}`);
+    assert.deepEqual(got.smoking, world.show("smoking_status_code").options);
+    assert.deepEqual(got.hospitals, world.show("hospitals_england_wales").options);
+  });
+
   it("an organisation's manifest: its own lists, and the global ones by reference", async () => {
     await loadExample(page, world.exampleUrl("orgs/acme/manifest.json"));
     const shown = await expectShown();
