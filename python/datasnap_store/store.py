@@ -14,6 +14,7 @@ import difflib
 import os
 import struct
 import threading
+import weakref
 
 import lmdb
 
@@ -27,6 +28,25 @@ _TABLES = (b"meta", b"datasets", b"versions", b"aliases")
 # by (key, version, options_sha256); versions never change once written and
 # their numbers never repeat (meta version_floor/<key>).
 _CACHE_ENTRIES = 512
+
+# The files open in this process, by (pid, device, inode): LMDB forbids
+# opening one environment twice in a process (closing the second would drop
+# the first's locks, and a writer could then overwrite pages it reads).
+_open_files = weakref.WeakValueDictionary()
+_open_files_lock = threading.Lock()
+# Environments a forked child inherited. The child must never close them:
+# closing would drop that process's fcntl locks on the lock file, which a
+# Store the child opens itself relies on. So they stay referenced here.
+_inherited_envs = []
+
+
+def _after_fork_in_child():
+    for store in list(_open_files.values()):
+        if store._env is not None:
+            _inherited_envs.append(store._env)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _BoundedCache(dict):
@@ -56,12 +76,21 @@ class Store:
         if os.path.getsize(self.path) == 0:
             raise StoreError(f"'{self.path}' is empty, not a datasnap store")
         self._pid = os.getpid()
-        self._env = self._open_env()
+        st = os.stat(self.path)
+        self._file_id = (self._pid, st.st_dev, st.st_ino)
+        with _open_files_lock:
+            if _open_files.get(self._file_id) is not None:
+                raise StoreError(f"store '{self.path}' is already open in this process; "
+                                 f"share that Store (it is thread-safe): LMDB forbids "
+                                 f"opening one file twice in a process")
+            _open_files[self._file_id] = self
+        self._env = None
         try:
+            self._env = self._open_env()
             self._dbs = self._open_tables()
             self.schema_version = self._check_schema()
         except BaseException:
-            self._env.close()
+            self.close()
             raise
         self._codec = CODECS[self.schema_version]
         # Readers in flight, and a map resize waiting for them to finish
@@ -69,6 +98,8 @@ class Store:
         self._gate = threading.Condition(threading.Lock())
         self._active = 0
         self._resizing = False
+        # How often this Store adopted a map the writer grew (diagnostics).
+        self.map_resizes = 0
         self._datasets = _BoundedCache()
         self._options = _BoundedCache()
 
@@ -79,7 +110,8 @@ class Store:
             # readonly: MDB_RDONLY, the data file is never written; lock=True
             # keeps LMDB's reader table, which a running writer relies on.
             return lmdb.open(self.path, subdir=False, readonly=True, lock=True,
-                             create=False, max_dbs=16, max_readers=126)
+                             create=False, max_dbs=16, max_readers=126,
+                             map_size=0)  # 0: the size the writer recorded
         except lmdb.InvalidError:
             raise StoreError(f"'{self.path}' is not an LMDB file (is the path pointing "
                              f"at something else?)") from None
@@ -122,6 +154,9 @@ class Store:
         if self._env is not None and os.getpid() == self._pid:
             self._env.close()
         self._env = None
+        with _open_files_lock:
+            if _open_files.get(self._file_id) is self:
+                del _open_files[self._file_id]
 
     def __enter__(self):
         return self
@@ -175,6 +210,7 @@ class Store:
                     self._gate.wait()
                 # 0: take the size the writer recorded in the file.
                 self._env.set_mapsize(0)
+                self.map_resizes += 1
             finally:
                 self._resizing = False
                 self._gate.notify_all()

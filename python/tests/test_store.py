@@ -344,15 +344,24 @@ def test_closed_and_forked(store_copy):
     with pytest.raises(StoreError, match="closed"):
         s.options("wards")
     s = Store(store_copy.store)
+    with pytest.raises(StoreError, match="already open in this process"):
+        Store(store_copy.store)
+    wards = s.options("wards")
     pid = os.fork()
     if pid == 0:
         try:
             s.options("wards")
             os._exit(1)
         except StoreError as e:
-            os._exit(0 if "do not survive fork" in str(e) else 2)
+            if "do not survive fork" not in str(e):
+                os._exit(2)
         except BaseException:
             os._exit(3)
+        try:  # the child opens its own
+            with Store(store_copy.store) as own:
+                os._exit(0 if own.options("wards") == wards else 4)
+        except BaseException:
+            os._exit(5)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert s.options("wards")
