@@ -7,5 +7,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 DATASNAP=$1 FAKE_UPSTREAM=$2 UPSTREAM_ROOT=tests/fixtures/upstream
 export DATASNAP FAKE_UPSTREAM UPSTREAM_ROOT
 shift 2
-exec /usr/bin/python3 -m pytest -p no:cacheprovider -q \
+exec /usr/bin/python3 -m pytest -p no:cacheprovider -q -W "ignore::DeprecationWarning:django\..*" \
   --basetemp="${TEST_TMPDIR:-/tmp}/pytest" "$here/tests" "$@"

@@ -18,12 +18,12 @@ CATEGORIES = ("nhs_dd", "rcpch", "external_api", "user_created")
 SOURCE_TYPES = ("scrape", "api", "manual", "imported")
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(NamedTuple):
     """One option of a list: `value` is the code stored as the answer,
     `label` what the user sees, `parent` the value of another option of the
     same list (hierarchies only), `default` true on a default code such as
-    "Not known"."""
+    "Not known". Immutable (a NamedTuple: cheap to build, safe to share from
+    the cache); json.dumps would write it as an array, so use as_dict()."""
     value: str
     label: str
     parent: Optional[str] = None
@@ -257,16 +257,21 @@ def decode_options(options_json, where):
     if not isinstance(items, list):
         raise CorruptRecord("versions", where, "options is not an array")
     out = []
-    for i, o in enumerate(items):
-        if (not isinstance(o, dict) or not isinstance(o.get("value"), str)
-                or not isinstance(o.get("label"), str)
-                or not isinstance(o.get("parent", ""), str)
-                or o.get("default", True) is not True
-                or not o.keys() <= {"value", "label", "parent", "default"}):
+    append = out.append
+    for o in items:
+        try:
+            option = Option(**o)  # a non-object, or other members: TypeError
+        except TypeError:
+            option = None
+        if (option is None or type(option.value) is not str
+                or type(option.label) is not str
+                or (option.parent is not None and type(option.parent) is not str)
+                or type(option.default) is not bool):
             raise CorruptRecord("versions", where,
-                                f"options[{i}] is not a {{value, label[, parent][, default]}} "
-                                f"object: {json.dumps(o, ensure_ascii=False)[:80]}")
-        out.append(Option(o["value"], o["label"], o.get("parent"), "default" in o))
+                                f"options[{len(out)}] is not a {{value, label[, parent]"
+                                f"[, default]}} object: "
+                                f"{json.dumps(o, ensure_ascii=False)[:80]}")
+        append(option)
     return tuple(out)
 
 
