@@ -3,7 +3,7 @@ with what `datasnap show/list/history --json` print."""
 import hashlib
 import json
 import os
-import shutil
+import re
 import struct
 
 import lmdb
@@ -366,3 +366,17 @@ def test_closed_and_forked(store_copy):
     assert os.waitstatus_to_exitcode(status) == 0
     assert s.options("wards")
     s.close()
+
+
+def test_store_md_example(store_copy):
+    """docs/STORE.md's short example of this package runs as written."""
+    doc = os.path.join(os.path.dirname(__file__), "../../docs/STORE.md")
+    with open(doc, encoding="utf-8") as f:
+        blocks = re.findall(r"```py\n(.*?)```", f.read(), re.S)
+    assert len(blocks) == 1
+    code = blocks[0].replace('"datasnap.lmdb"', repr(store_copy.store))
+    namespace = {}
+    exec(code, namespace)
+    store = namespace["store"]
+    assert store.options("smoking_status_code")[0] == ("1", "Current smoker", None, False)
+    store.close()
