@@ -88,7 +88,9 @@ class Store:
         try:
             self._env = self._open_env()
             self._dbs = self._open_tables()
-            self.schema_version = self._check_schema()
+            with self._env.begin() as txn:
+                self._schema_raw = txn.get(b"schema_version", db=self._dbs[b"meta"])
+            self.schema_version = self._parse_schema(self._schema_raw)
         except BaseException:
             self.close()
             raise
@@ -110,14 +112,13 @@ class Store:
             # readonly: MDB_RDONLY, the data file is never written; lock=True
             # keeps LMDB's reader table, which a running writer relies on.
             return lmdb.open(self.path, subdir=False, readonly=True, lock=True,
-                             create=False, max_dbs=16, max_readers=126,
+                             create=False, max_dbs=16,
                              map_size=0)  # 0: the size the writer recorded
         except lmdb.InvalidError:
             raise StoreError(f"'{self.path}' is not an LMDB file (is the path pointing "
                              f"at something else?)") from None
         except lmdb.Error as e:
-            if isinstance(e, (PermissionError,)) or "Permission denied" in str(e) \
-                    or "Read-only" in str(e):
+            if "Permission denied" in str(e) or "Read-only" in str(e):
                 raise StoreError(
                     f"permission denied opening store '{self.path}' (readers need write "
                     f"access to '{self.path}-lock' too, unless the file system is "
@@ -134,9 +135,7 @@ class Store:
                                  f"'{name.decode()}' table)") from None
         return dbs
 
-    def _check_schema(self):
-        with self._env.begin() as txn:
-            raw = txn.get(b"schema_version", db=self._dbs[b"meta"])
+    def _parse_schema(self, raw):
         if raw is None:
             raise StoreError(f"'{self.path}' is not a datasnap store (no schema_version)")
         try:
@@ -187,6 +186,7 @@ class Store:
                     txn = None
                 if txn is not None:
                     try:
+                        self._check_schema_unchanged(txn)
                         return fn(txn)
                     finally:
                         txn.abort()  # a read transaction: ends it (kept as a spare)
@@ -197,6 +197,16 @@ class Store:
             self._adopt_map_size()
         raise StoreError(f"store '{self.path}': the map kept growing while opening a "
                          f"read transaction; try again")
+
+    def _check_schema_unchanged(self, txn):
+        # A store migrated while this reader is open (datasnap upgraded) must
+        # not be read with the old schema's codec: checked on every read.
+        raw = txn.get(b"schema_version", db=self._dbs[b"meta"])
+        if raw != self._schema_raw:
+            found = self._parse_schema(raw)  # SchemaTooNew when unknown
+            self._codec, self.schema_version, self._schema_raw = CODECS[found], found, raw
+            self._datasets.clear()
+            self._options.clear()
 
     def _adopt_map_size(self):
         with self._gate:
@@ -250,7 +260,7 @@ class Store:
             d = self._datasets.put(raw, self._codec.decode_dataset(raw, key))
         return d
 
-    def _visible(self, d, typed, org, txn):
+    def _visible(self, d, typed, org):
         if org is not None and not d.visible_to(org):
             raise KeyNotFound(typed, message=(
                 f"no dataset '{typed}' visible to organisation '{org}' (it belongs to "
@@ -265,7 +275,7 @@ class Store:
         """(Dataset, Version with options) of the current version."""
         key, raw = self._resolve(txn, typed)
         d = self._dataset(key, raw)
-        self._visible(d, typed, org, txn)
+        self._visible(d, typed, org)
         if not d.is_active:
             raise DatasetDeleted(key)
         if d.version == 0:
@@ -293,7 +303,7 @@ class Store:
         def read(txn):
             k, raw = self._resolve(txn, key)
             d = self._dataset(k, raw)
-            self._visible(d, key, org, txn)
+            self._visible(d, key, org)
             return d
         return self._read(read)
 
@@ -326,7 +336,7 @@ class Store:
         def read(txn):
             k, raw = self._resolve(txn, key)
             d = self._dataset(k, raw)
-            self._visible(d, key, org, txn)
+            self._visible(d, key, org)
             vraw = self._version_raw(txn, k, n)
             if vraw is None:
                 raise VersionNotFound(k, n, d.version)
@@ -340,7 +350,7 @@ class Store:
         def read(txn):
             k, raw = self._resolve(txn, key)
             d = self._dataset(k, raw)
-            self._visible(d, key, org, txn)
+            self._visible(d, key, org)
             prefix = k.encode("utf-8") + b"\x00"
             out = []
             cursor = txn.cursor(db=self._dbs[b"versions"])

@@ -309,6 +309,24 @@ def test_newer_schema_is_refused(store_copy):
         Store(store_copy.store)
 
 
+def test_schema_changed_under_an_open_reader(store_copy):
+    """A store migrated to a newer schema while a reader has it open: the
+    next read refuses it rather than decoding it with the old codec."""
+    import subprocess
+    import sys
+    with Store(store_copy.store) as s:
+        assert s.options("wards")
+        # Another process writes (one LMDB environment per file per process).
+        subprocess.run([sys.executable, "-c", f"""
+import lmdb
+env = lmdb.open({store_copy.store!r}, subdir=False, max_dbs=16)
+with env.begin(write=True) as txn:
+    txn.put(b"schema_version", b"2", db=env.open_db(b"meta", txn=txn, create=False))
+"""], check=True)
+        with pytest.raises(SchemaTooNew, match="schema version 2"):
+            s.options("wards")
+
+
 def test_not_a_store(tmp_path):
     with pytest.raises(StoreError, match="no store at"):
         Store(tmp_path / "missing.lmdb")
