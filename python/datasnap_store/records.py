@@ -198,7 +198,7 @@ class SchemaV1:
         """A Version checked against its SHA-256: `options` (and
         `options_json`) filled when with_options."""
         where = f"{key}@{version}"
-        header, options_json = _split_version(raw, where)
+        header, options_json, hashed = _split_version(raw, where)
         key_f, version_f, created_at, count, sha, prov = _checked(
             header, _VERSION_FIELDS, "versions", where)
         provenance = Provenance(*_checked(prov, _PROVENANCE_FIELDS, "versions", where,
@@ -206,7 +206,7 @@ class SchemaV1:
         if (key_f, version_f) != (key, version):
             raise CorruptRecord("versions", where,
                                 f"record says {key_f}@{version_f}")
-        if hashlib.sha256(options_json).hexdigest() != sha:
+        if not hashed and hashlib.sha256(options_json).hexdigest() != sha:
             raise CorruptRecord("versions", where,
                                 "options do not match their recorded SHA-256")
         options = None
@@ -220,7 +220,8 @@ class SchemaV1:
 
 
 def _split_version(raw, where):
-    """(header dict without options, canonical options JSON bytes).
+    """(header dict without options, canonical options JSON bytes, whether
+    those bytes were already found to match the header's options_sha256).
 
     Fast path: datasnap writes the canonical options text as the record's
     last member, so the bytes after the last `,"options":` (before the
@@ -241,14 +242,14 @@ def _split_version(raw, where):
             tail = raw[at + len(_OPTIONS_MEMBER):-1]
             sha = header.get("options_sha256")
             if isinstance(sha, str) and hashlib.sha256(tail).hexdigest() == sha:
-                return header, tail
+                return header, tail, True
     record = _loads(raw, "versions", where)
     if not isinstance(record, dict):
         raise CorruptRecord("versions", where, "record is not a JSON object")
     if not isinstance(record.get("options"), list):
         raise CorruptRecord("versions", where, "field 'options' is missing or not an array")
     options = record.pop("options")
-    return record, canonical_options_json(options)
+    return record, canonical_options_json(options), False
 
 
 def decode_options(options_json, where):
