@@ -95,7 +95,9 @@ def base_store(tmp_path_factory, upstream_env):
         d / "beta.txt", "B1 - Beta one\nB2 - Beta two\n"))
     ds.run("import", "unicode_list", "--name", "Unicode", "--file", write(
         d / "unicode.json", json.dumps({"cy": "Cymraeg – Ysbyty Gwynedd",
-                                        "q": 'Quote " and back\\slash', "e": "é 😀"},
+                                        "q": 'Quote " and back\\slash', "e": "é 😀",
+                                        # the fast path looks for this member:
+                                        "t": 'x ,"options":[{"value":"y"}]}'},
                                        ensure_ascii=False)))
     return ds
 

@@ -90,6 +90,7 @@ def test_default_codes_and_unicode(store, base_store):
     shown = base_store.json("show", "unicode_list", "--json")
     assert as_dicts(store.options("unicode_list")) == shown["options"]
     assert any(o.label == "é 😀" for o in store.options("unicode_list"))
+    assert store.options("unicode_list")[-1] == Option("t", 'x ,"options":[{"value":"y"}]}')
     with_default = [k for k in store.keys("nhs_dd")
                     if any(o.default for o in store.options(k))]
     assert with_default, "the NHS DD mirror has default codes (e.g. Not known)"
@@ -398,3 +399,19 @@ def test_store_md_example(store_copy):
     store = namespace["store"]
     assert store.options("smoking_status_code")[0] == ("1", "Current smoker", None, False)
     store.close()
+
+
+def test_records_datasnap_wrote_take_the_fast_path(store_copy, monkeypatch):
+    """Every version datasnap wrote is read without re-encoding its options
+    (the slow path, re-encoding, is for other valid layouts), labels that
+    look like the `"options":` member included."""
+    import datasnap_store.records as records
+
+    def refuse(options):
+        raise AssertionError("the slow path ran")
+    monkeypatch.setattr(records, "canonical_options_json", refuse)
+    with Store(store_copy.store) as s:
+        assert len(s.datasets(include_deleted=True)) > 55
+        for d in s.datasets(include_deleted=True):
+            for v in s.versions(d.key):
+                assert s.version(d.key, v.version).options_json
