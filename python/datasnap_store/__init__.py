@@ -11,11 +11,11 @@ from datasnap_store.choices import flat_choices, grouped_choices, has_hierarchy
 from datasnap_store.errors import (CorruptRecord, DatasetDeleted, DatasnapError,
                                    KeyNotFound, SchemaTooNew, StoreError,
                                    VersionNotFound)
-from datasnap_store.records import (CATEGORIES, CanonicalOptions, Dataset, Option,
+from datasnap_store.records import (CATEGORIES, CODECS, CanonicalOptions, Dataset, Option,
                                      Provenance, Version, canonical_options_json)
 from datasnap_store.store import Store
 
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SUPPORTED_SCHEMA_VERSIONS = tuple(sorted(CODECS))
 
 __all__ = [
     "CATEGORIES", "CanonicalOptions", "CorruptRecord", "Dataset", "DatasetDeleted",

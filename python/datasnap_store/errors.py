@@ -23,10 +23,10 @@ class SchemaTooNew(StoreError):
     """The store's meta schema_version is newer than this reader supports."""
 
     def __init__(self, path, found, supported):
-        self.path, self.found, self.supported = path, found, supported
+        self.path, self.found, self.supported = path, found, tuple(sorted(supported))
         super().__init__(
             f"store '{path}' has schema version {found}, newer than this "
-            f"reader supports ({', '.join(map(str, sorted(supported)))}); "
+            f"reader supports ({', '.join(map(str, self.supported))}); "
             f"upgrade datasnap_store (python/ of the datasnap that wrote it)")
 
 

@@ -148,6 +148,12 @@ class Store:
             raise SchemaTooNew(self.path, found, CODECS)
         return found
 
+    def clear_cache(self):
+        """Forgets the decoded records kept for speed (never needed for
+        correctness; see python/README.md, Caching)."""
+        self._datasets.clear()
+        self._options.clear()
+
     def close(self):
         """Closes the environment; later calls raise StoreError."""
         if self._env is not None and os.getpid() == self._pid:
@@ -205,8 +211,7 @@ class Store:
         if raw != self._schema_raw:
             found = self._parse_schema(raw)  # SchemaTooNew when unknown
             self._codec, self.schema_version, self._schema_raw = CODECS[found], found, raw
-            self._datasets.clear()
-            self._options.clear()
+            self.clear_cache()
 
     def _adopt_map_size(self):
         with self._gate:

@@ -75,6 +75,9 @@ def test_versions_and_version_match_history(store, base_store):
         assert old.options_sha256 == h["options_sha256"]
     assert [o.value for o in store.version("wards", 1).options] == ["N", "N1", "S"]
     assert store.options("wards") == store.version("wards", 2).options
+    cached = store.options("wards")
+    store.clear_cache()
+    assert store.options("wards") == cached and store.options("wards") is not cached
 
 
 def test_options_are_immutable_options():
@@ -303,7 +306,7 @@ def test_newer_schema_is_refused(store_copy):
     rewrite(store_copy.store, b"meta", b"schema_version", b"2")
     with pytest.raises(SchemaTooNew) as e:
         Store(store_copy.store)
-    assert e.value.found == 2
+    assert (e.value.found, e.value.supported) == (2, (1,))
     assert "schema version 2, newer than this reader supports (1)" in str(e.value)
     rewrite(store_copy.store, b"meta", b"schema_version", b"one")
     with pytest.raises(StoreError, match="unreadable schema_version"):

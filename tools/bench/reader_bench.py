@@ -43,13 +43,9 @@ def measure(fn, iterations, before=None):
 def main(path, key, iterations):
     store = Store(path)
 
-    def empty_caches():
-        store._datasets.clear()
-        store._options.clear()
-
     out = {"key": key, "options_count": len(store.options(key)), "iterations": iterations,
            "options": measure(lambda: store.options(key), iterations),
-           "options_cold": measure(lambda: store.options(key), iterations, empty_caches),
+           "options_cold": measure(lambda: store.options(key), iterations, store.clear_cache),
            "options_json": measure(lambda: store.options_json(key), iterations)}
     print(json.dumps(out))
 
