@@ -105,10 +105,14 @@ const std::vector<CommandSpec>& Commands() {
        "The nightly job: seed what is missing, scrape and sync what is due "
        "in one batch, export to --out DIR, print a table. Exit 0: all "
        "well; 1: some datasets failed (they keep their last good version); "
-       "2: nothing could run",
+       "2: nothing could run; 75: another process is writing the store",
        [](CLI::App& sub, CommandArgs& args) {
          sub.add_option("--out", args.out,
                         "export directory (no export without it)");
+         sub.add_option("--json", args.json_report,
+                        "also write a JSON run report to FILE ('-': stdout, "
+                        "and the table goes to stderr); "
+                        "docs/schemas/refresh-report.schema.json");
          DefineRefreshFlags(sub, args, "refresh");
          DefineExportOptions(sub, args);
        },
@@ -205,9 +209,18 @@ const std::vector<CommandSpec>& Commands() {
        },
        RunHistory},
       {"status", {},
-       "Per dataset: version, options, last sync, whether due, last error",
+       "Per dataset: version, options, last sync, whether due, last error; "
+       "with --check, exit 1 naming the datasets that failed or are overdue",
        [](CLI::App& sub, CommandArgs& args) {
          sub.add_flag("--json", args.json, "print a JSON array");
+         sub.add_flag("--check", args.check,
+                      "exit 1 when a dataset's last check failed or it is "
+                      "overdue (never fetched, or not for twice its sync "
+                      "frequency), naming them on stderr");
+         sub.add_option("--max-age", args.max_age_hours,
+                        "overdue after HOURS without a successful fetch "
+                        "(default: twice each dataset's frequency)")
+             ->check(CLI::PositiveNumber);
        },
        RunStatus},
       {"audit", {},
@@ -375,7 +388,8 @@ Result<DatasetRecord> Context::ResolveDataset(const ReadTxn& txn,
 
 int Context::ReportError(const Error& error) const {
   err << "datasnap: error: " << error.message << "\n";
-  return kExitFailure;
+  // A busy store is transient: schedulers retry on 75 (EX_TEMPFAIL).
+  return error.code == ErrorCode::kBusy ? kExitTempFail : kExitFailure;
 }
 
 void Context::Warn(std::string_view message) const {
