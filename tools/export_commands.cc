@@ -255,6 +255,13 @@ int RefreshAndExport(Context& ctx, const CommandArgs& args,
     ctx.ReportError(catalogue.error());
     return kExitUsage;
   }
+  // The API key (from a file?) before anything is written.
+  auto rcpch = MakeRcpchSource(ctx, *catalogue);
+  if (!rcpch) {
+    report.error = rcpch.error().message;
+    ctx.ReportError(rcpch.error());
+    return kExitUsage;
+  }
   auto store = ctx.OpenStore(/*read_only=*/args.dry_run);
   if (!store) {
     report.error = store.error().message;
@@ -274,12 +281,11 @@ int RefreshAndExport(Context& ctx, const CommandArgs& args,
     }
   }
   const RefreshSource nhs_dd = MakeNhsDdSource(ctx, *catalogue);
-  const RefreshSource rcpch = MakeRcpchSource(ctx, *catalogue);
   RefreshFlags flags{args.datasets, args.force, args.dry_run,
                      args.allow_shrink};
   TableReporter reporter;
   auto outcomes =
-      RefreshSources(ctx, **store, flags, {&nhs_dd, &rcpch}, reporter);
+      RefreshSources(ctx, **store, flags, {&nhs_dd, &*rcpch}, reporter);
   if (!outcomes) {
     report.error = outcomes.error().message;
     ctx.ReportError(outcomes.error());
