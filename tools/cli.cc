@@ -15,6 +15,7 @@
 #include "core/version.h"
 #include "seeds/embedded.h"
 #include "tools/commands.h"
+#include "tools/completion.h"
 #include "tools/context.h"
 #include "tools/suggest.h"
 
@@ -31,8 +32,41 @@ struct CommandSpec {
   std::vector<std::string> aliases;  // the original Django command names
   const char* summary;
   void (*define)(CLI::App& sub, CommandArgs& args);
+  // nullptr for `completion`, which RunCli answers from the CLI11 app.
   int (*run)(Context& ctx, const CommandArgs& args);
 };
+
+// The end of `datasnap --help` (and so of the man page help2man makes).
+constexpr const char kHelpFooter[] = R"(Environment:
+  DATASNAP_STORE        the store file when --store is not given
+  NHS_DD_BASE_URL       replaces https://www.datadictionary.nhs.uk (a mirror,
+                        a test server, or file:///dir)
+  EXTERNAL_DATASET_API_URL
+                        the RCPCH API base (default
+                        https://api.rcpch.ac.uk/nhs-organisations/v1)
+  EXTERNAL_DATASET_API_KEY
+                        the RCPCH API subscription key; never printed
+  EXTERNAL_DATASET_API_KEY_FILE
+                        a file holding that key (systemd LoadCredential=),
+                        trimmed of white space
+  DATASNAP_USER_AGENT   replaces the default User-Agent
+  http_proxy, https_proxy, no_proxy
+                        proxies for upstream requests
+  NO_COLOR              no colour, even on a terminal
+  USER, LOGNAME         the actor of audit events when --actor is not given
+
+Exit status:
+  0   success
+  1   the command ran and something failed (the message says what and what
+      to do); refresh: some datasets or the export failed; status --check:
+      datasets need attention
+  2   usage error: unknown command, option or dataset, bad input file;
+      refresh: nothing could run
+  75  EX_TEMPFAIL: another process is writing the store; nothing was done,
+      try again later
+
+Run 'datasnap COMMAND --help' for a command's options. Documentation:
+README.md, docs/OPERATIONS.md, docs/FORMATS.md, docs/STORE.md.)";
 
 // The flags of the refresh commands, as the original commands had them.
 void DefineRefreshFlags(CLI::App& sub, CommandArgs& args, const char* verb) {
@@ -241,6 +275,15 @@ const std::vector<CommandSpec>& Commands() {
                       "print the body instead of the description");
        },
        RunFetch},
+      {"completion", {},
+       "Print a bash completion script for datasnap, generated from this "
+       "command table (tools/install installs it)",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("SHELL", args.shell, "bash (the only one)")
+             ->required()
+             ->check(CLI::IsMember({"bash"}));
+       },
+       nullptr},
   };
   return kCommands;
 }
@@ -423,6 +466,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
       "datasnap");
   app.set_version_flag("--version", std::string("datasnap ") + kVersion);
   app.fallthrough();  // global options may also follow the command name
+  app.footer(kHelpFooter);
 
   GlobalOptions global;
   app.add_option("--store", global.store_path,
@@ -500,6 +544,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
 
   for (auto [sub, spec] : subcommands) {
     if (!sub->parsed()) continue;
+    if (spec->run == nullptr) {
+      PrintBashCompletion(app, out);
+      return kExitOk;
+    }
     Context ctx(out, err, env, global, spec->name);
     return spec->run(ctx, command_args);
   }

@@ -44,6 +44,7 @@ struct CommandArgs {
   bool allow_shrink = false;
   std::string out;  // --out DIR
   std::string json_report;
+  std::string shell;                    // completion SHELL
   bool check = false;                   // status --check
   std::optional<double> max_age_hours;  // status --max-age HOURS  // refresh --json FILE|-: the run report
   bool all_versions = false;
