@@ -210,6 +210,43 @@ TEST_CASE("seed-nhs-dd --clear removes NHS DD records and their versions") {
             "cleared 48 dataset(s) with 1 version(s)") != std::string::npos);
 }
 
+TEST_CASE("seed-nhs-dd --clear keeps the datasets custom versions depend on") {
+  Cli cli;
+  REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
+  cli.Commit("smoking_status_code", {{"1", "Current smoker", {}},
+                                     {"2", "Ex-smoker", {}}});
+  cli.Commit("ethnic_category", {{"A", "White British", {}}});
+  REQUIRE(cli({"customise", "smoking_status_code", "--org", "acme"}).code ==
+          kExitOk);
+  // A deleted custom version keeps its link too.
+  REQUIRE(cli({"customise", "ethnic_category", "--org", "beta"}).code ==
+          kExitOk);
+  REQUIRE(cli({"delete", "ethnic_category_beta"}).code == kExitOk);
+
+  Run r = cli({"seed-nhs-dd", "--clear"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == kExitOk);
+  CHECK(r.out.find("Cleared 46 NHS Data Dictionary dataset(s) with 0 "
+                   "version(s).") != std::string::npos);
+  CHECK(r.err.find("kept smoking_status_code (customised by "
+                   "smoking_status_code_acme): custom versions depend on "
+                   "it") != std::string::npos);
+  CHECK(r.err.find("kept ethnic_category (customised by "
+                   "ethnic_category_beta)") != std::string::npos);
+  // The parents are there with their versions; no link dangles.
+  CHECK(cli.Json({"show", "smoking_status_code", "--json"})["version"] == 1);
+  CHECK(cli.Json({"history", "ethnic_category", "--json"}).size() == 1);
+  for (const json& d : cli.Json({"list", "--org", "acme", "--json"})) {
+    if (d["parent"].is_string() && !d["parent"].get<std::string>().empty()) {
+      CHECK(cli({"show", d["parent"].get<std::string>()}).code == kExitOk);
+    }
+  }
+  json audit = cli.Json({"audit", "--json", "--limit", "1"});
+  CHECK(audit[0]["detail"].get<std::string>().find(
+            "kept smoking_status_code (customised by "
+            "smoking_status_code_acme)") != std::string::npos);
+}
+
 TEST_CASE("show, history and status after versions are stored") {
   Cli cli;
   REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
