@@ -28,7 +28,8 @@ What it checks:
     bytes) and agrees with the others: hashes, counts, versions, keys;
   - each diff's RFC 6902 patch, applied to its `from` snapshot's options
     keyed by value, gives the `to` snapshot's; added/removed/changed,
-    summary and `order` match the two snapshots; FORMATS.md's own
+    summary and `order` match the two snapshots (the patch is applied by
+    the test's own applier and by Debian's python3-jsonpatch); FORMATS.md's own
     apply_diff turns `from` into `to`; `datasnap diff K A B --format json`
     (and `patch`) print the published diff (and its patch);
   - nothing else is in the tree (consecutive diffs aside), and no
@@ -53,6 +54,7 @@ import sys
 import tempfile
 import textwrap
 
+import jsonpatch
 import jsonschema
 
 SCHEMA_NAMES = ("manifest", "org-manifest", "snapshot", "diff",
@@ -378,6 +380,12 @@ def check_diff(diff, before, after, what):
         check(patched == a, f"{what}: patch gives {patched}, not {a}")
     except (KeyError, ValueError, TypeError) as e:
         check(False, f"{what}: patch does not apply: {e!r}")
+    # And with an independent applier, as a client would (python3-jsonpatch).
+    try:
+        patched = jsonpatch.apply_patch(b, diff["patch"])
+        check(patched == a, f"{what}: jsonpatch gives {patched}, not {a}")
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
+        check(False, f"{what}: jsonpatch cannot apply the patch: {e!r}")
     # Paths escape '~' and '/' (RFC 6901).
     for op in diff["patch"]:
         token = op["path"].split("/")[1]
