@@ -13,8 +13,8 @@
 //   {"01": {"label": "Yes"},
 //    "A1": {"label": "Ward", "parent": "01"},
 //    "99": {"label": "Not known", "default": true}}
-// An array would not do: indices shift as options come and go (anchors.md
-// §2.1). JSON objects are unordered, so a patch says nothing about order;
+// An array would not do: its indices shift as options come and go, so a
+// patch by index breaks on any insertion before it. JSON objects are unordered, so a patch says nothing about order;
 // a diff's "order" member does. Paths are RFC 6901 JSON Pointers, with "~"
 // written "~0" and "/" written "~1" ("a/b" -> "/a~1b").
 #ifndef DATASNAP_EXPORTERS_JSON_PATCH_H_

@@ -36,10 +36,9 @@ What it checks:
     temporary files are left;
   - exporting again into the same directory changes no file (bytes, mtime,
     inode), and exporting into a fresh one gives a byte-identical tree;
-  - the CheckTick fixture is checked field by field against §4.1 of
-    checktick-behaviour.md and the store, and (with python3-django) loads
+  - the CheckTick fixture is checked field by field against docs/CHECKTICK.md and the store, and (with python3-django) loads
     (`loaddata`, twice) into a throwaway Django project whose
-    surveys.DataSet has the fields of §4.1, passes full_clean(), reads back
+    surveys.DataSet has the fields docs/CHECKTICK.md lists, passes full_clean(), reads back
     with the same options in the same order, and dumps (Django's own
     serializer) to exactly the fixture.
 """
@@ -714,7 +713,7 @@ def indent_options(options):
 
 
 def check_fixture(fixture, tree):
-    """Field by field against checktick-behaviour.md §4.1 and the store."""
+    """Field by field against docs/CHECKTICK.md and the store."""
     what = "checktick fixture"
     tree.validate("checktick-fixture", fixture, what)
     keys = [row["fields"]["key"] for row in fixture]
@@ -795,7 +794,7 @@ class Team(models.Model):
 
 
 class DataSet(models.Model):
-    """CheckTick's surveys.DataSet at a6fccef (checktick-behaviour.md 4.1)."""
+    """CheckTick's surveys.DataSet at a6fccef (docs/CHECKTICK.md)."""
     CATEGORY_CHOICES = [("nhs_dd", "NHS Data Dictionary"),
                         ("external_api", "External API"),
                         ("user_created", "User Created"),
@@ -1305,8 +1304,8 @@ def main():
     django = load_into_django(fixture1, fixture_bytes, tmp)
     if django is None:
         print("NOTE: python3-django is not installed; the CheckTick fixture "
-              "was checked field by field against checktick-behaviour.md "
-              "§4.1 only (apt-get install python3-django to load it)")
+              "was checked field by field against docs/CHECKTICK.md "
+              "only (apt-get install python3-django to load it)")
     elif django:
         print(f"CheckTick fixture: {django['rows']} rows loaded into Django "
               f"{django['django']} (SQLite), full_clean() passed, dumpdata "
