@@ -360,6 +360,12 @@ Result<std::vector<RefreshOutcome>> RefreshSources(
     }
     Count(counts, o.kind);
     reporter.Report(ctx.out, o, ctx.Now(), flags.dry_run);
+    // Failures also go to stderr, for logs that keep only that (cron mail,
+    // a CI step's annotations), with the prefix of every error.
+    if (o.kind == RefreshKind::kFailed) {
+      ctx.err << "datasnap: error: " << o.record.dataset.key << ": "
+              << o.reason << "\n";
+    }
     outcomes.push_back(std::move(o));
   }
   reporter.Finish(ctx.out, counts, flags.dry_run);
