@@ -2,10 +2,13 @@
 code block of docs/STORE.md itself, and compares every dataset with what
 `datasnap show --json` says.
 
-Usage: python_reader_test.py DOCS_STORE_MD DATASNAP MAKE_TEST_STORE SCHEMA1_STORE
+Usage: python_reader_test.py DOCS_STORE_MD DATASNAP MAKE_TEST_STORE SCHEMA1_STORE SCHEMA1_EXPECTED
 
 SCHEMA1_STORE is a store of the previous layout: the reader must refuse it
-with a message that says how to migrate it.
+with a message that says how to migrate it; datasnap must read it as it is
+and after migrating it say what the previous release said
+(SCHEMA1_EXPECTED: its `show --json`, `show --version N --json` and
+`history --json` of every dataset).
 """
 import hashlib
 import json
@@ -18,7 +21,7 @@ import tempfile
 
 
 def main():
-    docs, datasnap, maker, schema1 = sys.argv[1:5]
+    docs, datasnap, maker, schema1, schema1_expected = sys.argv[1:6]
     with open(docs, encoding="utf-8") as f:
         blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
     assert len(blocks) == 1, f"expected one python block in {docs}, found {len(blocks)}"
@@ -80,9 +83,27 @@ def main():
     except RuntimeError as e:
         check("schema version b'1'" in str(e) and "migrate" in str(e),
               f"schema-1 message: {e}")
+    with open(schema1_expected, encoding="utf-8") as f:
+        previous = json.load(f)
+
+    def same_as_previous_release(stage):
+        for key, said in previous.items():
+            def show(*args):
+                out = subprocess.run([datasnap, "--store", old, *args], check=True,
+                                     capture_output=True).stdout
+                return json.loads(out)
+            check(show("show", key, "--json") == said["show"], f"{stage}: show {key}")
+            check(show("history", key, "--json") == said["history"],
+                  f"{stage}: history {key}")
+            for version, shown in said["versions"].items():
+                check(show("show", key, "--version", version, "--json") == shown,
+                      f"{stage}: show {key} --version {version}")
+
+    same_as_previous_release("schema 1, read as it is")
     # After a writer opened it (any writing command migrates), it reads.
     subprocess.run([datasnap, "--store", old, "--actor", "test", "delete",
                     "no_such_dataset"], capture_output=True)
+    same_as_previous_release("migrated")
     env = example["open_store"](old)
     migrated = example["current_options"](env, "smoking_status")
     check(migrated is not None and len(migrated) == 4, f"migrated read {migrated!r}")
