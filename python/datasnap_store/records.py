@@ -1,14 +1,16 @@
-"""What the reader returns (immutable records), and how schema 1 decodes them.
+"""What the reader returns (immutable records), and how schemas 1 and 2
+decode them.
 
 docs/STORE.md is the contract; store/record_codec.cc is the writer. Every
 decoder checks the fields it returns and raises CorruptRecord naming the
 database, the key and what is wrong, never a bare KeyError or TypeError.
 
-A later schema (e.g. one storing each version's canonical snapshot bytes)
-adds a codec class with the same three methods and an entry in CODECS.
+A later schema adds a codec class with the same methods and an entry in
+CODECS.
 """
 import hashlib
 import json
+import struct
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Tuple
 
@@ -174,10 +176,13 @@ def _loads(raw, db, key, what="record"):
 
 
 class SchemaV1:
-    """Schema 1 (docs/STORE.md): UTF-8 JSON records; a version record's
-    `options` array is stored as its canonical JSON text, last."""
+    """Schema 1 (docs/STORE.md, Schema history): UTF-8 JSON records; a
+    version record's `options` array is stored as its canonical JSON text,
+    last. A store the previous release wrote, until a writer migrates it."""
 
     version = 1
+    # The tables this layout has beyond the common ones.
+    tables = ()
 
     @staticmethod
     def decode_dataset(raw, key):
@@ -194,29 +199,78 @@ class SchemaV1:
         return d
 
     @staticmethod
-    def decode_version(raw, key, version, with_options):
+    def decode_version(raw, key, version, with_options, options_raw=None):
         """A Version checked against its SHA-256: `options` (and
-        `options_json`) filled when with_options."""
+        `options_json`) filled when with_options. `options_raw` is unused
+        (schema 1 keeps the options in the record)."""
         where = f"{key}@{version}"
         header, options_json, hashed = _split_version(raw, where)
-        key_f, version_f, created_at, count, sha, prov = _checked(
-            header, _VERSION_FIELDS, "versions", where)
-        provenance = Provenance(*_checked(prov, _PROVENANCE_FIELDS, "versions", where,
-                                          "provenance."))
-        if (key_f, version_f) != (key, version):
-            raise CorruptRecord("versions", where,
-                                f"record says {key_f}@{version_f}")
-        if not hashed and hashlib.sha256(options_json).hexdigest() != sha:
-            raise CorruptRecord("versions", where,
-                                "options do not match their recorded SHA-256")
-        options = None
-        if with_options:
-            options = decode_options(options_json, where)
-            if len(options) != count:
-                raise CorruptRecord("versions", where, f"option_count is {count} but "
-                                                       f"{len(options)} options are stored")
-        return Version(key_f, version_f, created_at, count, sha, provenance,
-                       options, options_json if with_options else None)
+        return _version(header, options_json, hashed, key, version, with_options,
+                        "versions")
+
+
+class SchemaV2(SchemaV1):
+    """Schema 2 (docs/STORE.md): version records without their options; the
+    options of each version are their canonical JSON bytes in the `options`
+    table under the version's key; `current` names each dataset's current
+    version (4 bytes big-endian, then the binary SHA-256 of its options)."""
+
+    version = 2
+    tables = (b"options", b"current")
+
+    @staticmethod
+    def decode_version(raw, key, version, with_options, options_raw):
+        """As SchemaV1's; `options_raw` is the version's `options` value
+        (None when the table lacks it: a corrupt store)."""
+        where = f"{key}@{version}"
+        header = _loads(raw, "versions", where)
+        if isinstance(header, dict) and "options" in header:
+            raise CorruptRecord("versions", where, "a schema-2 version record has an "
+                                                   "'options' member")
+        if options_raw is None:
+            raise CorruptRecord("options", where, "the version's options are missing")
+        return _version(header, bytes(options_raw), False, key, version, with_options,
+                        "options")
+
+    @staticmethod
+    def check_current(current_raw, key, version, options_sha256):
+        """Checks the dataset's `current` entry against its record."""
+        if current_raw is None:
+            raise CorruptRecord("current", key, f"no entry, but the dataset record "
+                                                f"names version {version}")
+        if len(current_raw) != 36:
+            raise CorruptRecord("current", key, f"{len(current_raw)} bytes, expected 36")
+        named = struct.unpack(">I", current_raw[:4])[0]
+        if named != version or bytes(current_raw[4:]).hex() != options_sha256:
+            raise CorruptRecord("current", key, f"names version {named} "
+                                                f"({bytes(current_raw[4:]).hex()[:12]}…); "
+                                                f"the dataset record says {version} "
+                                                f"({(options_sha256 or '')[:12]}…)")
+
+
+def _version(header, options_json, hashed, key, version, with_options, options_db):
+    """The Version of a decoded header and its canonical options bytes
+    (`hashed`: already found to match the header's options_sha256), read
+    from table `options_db` (named in errors about them)."""
+    where = f"{key}@{version}"
+    key_f, version_f, created_at, count, sha, prov = _checked(
+        header, _VERSION_FIELDS, "versions", where)
+    provenance = Provenance(*_checked(prov, _PROVENANCE_FIELDS, "versions", where,
+                                      "provenance."))
+    if (key_f, version_f) != (key, version):
+        raise CorruptRecord("versions", where,
+                            f"record says {key_f}@{version_f}")
+    if not hashed and hashlib.sha256(options_json).hexdigest() != sha:
+        raise CorruptRecord(options_db, where,
+                            "options do not match their recorded SHA-256")
+    options = None
+    if with_options:
+        options = decode_options(options_json, where, options_db)
+        if len(options) != count:
+            raise CorruptRecord("versions", where, f"option_count is {count} but "
+                                                   f"{len(options)} options are stored")
+    return Version(key_f, version_f, created_at, count, sha, provenance,
+                   options, options_json if with_options else None)
 
 
 def _split_version(raw, where):
@@ -252,11 +306,12 @@ def _split_version(raw, where):
     return record, canonical_options_json(options), False
 
 
-def decode_options(options_json, where):
-    """A tuple of Option from canonical options JSON (already hash-checked)."""
-    items = _loads(options_json, "versions", where, "options")
+def decode_options(options_json, where, db="versions"):
+    """A tuple of Option from canonical options JSON (already hash-checked)
+    read from table `db`."""
+    items = _loads(options_json, db, where, "options")
     if not isinstance(items, list):
-        raise CorruptRecord("versions", where, "options is not an array")
+        raise CorruptRecord(db, where, "options is not an array")
     out = []
     append = out.append
     for o in items:
@@ -268,7 +323,7 @@ def decode_options(options_json, where):
                 or type(option.label) is not str
                 or (option.parent is not None and type(option.parent) is not str)
                 or type(option.default) is not bool):
-            raise CorruptRecord("versions", where,
+            raise CorruptRecord(db, where,
                                 f"options[{len(out)}] is not a {{value, label[, parent]"
                                 f"[, default]}} object: "
                                 f"{json.dumps(o, ensure_ascii=False)[:80]}")
@@ -277,4 +332,4 @@ def decode_options(options_json, where):
 
 
 # The schemas this reader understands, by meta schema_version.
-CODECS = {1: SchemaV1}
+CODECS = {1: SchemaV1, 2: SchemaV2}

@@ -49,6 +49,10 @@ def _after_fork_in_child():
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+class _ReadAgain(Exception):
+    """Internal: the read must start over in a new transaction."""
+
+
 class _BoundedCache(dict):
     """A dict that empties itself when full: simple, and correct because
     every entry can be rebuilt from the store."""
@@ -91,10 +95,11 @@ class Store:
             with self._env.begin() as txn:
                 self._schema_raw = txn.get(b"schema_version", db=self._dbs[b"meta"])
             self.schema_version = self._parse_schema(self._schema_raw)
+            self._codec = CODECS[self.schema_version]
+            self._open_schema_tables(self._codec)
         except BaseException:
             self.close()
             raise
-        self._codec = CODECS[self.schema_version]
         # Readers in flight, and a map resize waiting for them to finish
         # (LMDB changes the map size only with no transaction open).
         self._gate = threading.Condition(threading.Lock())
@@ -134,6 +139,15 @@ class Store:
                 raise StoreError(f"'{self.path}' is not a datasnap store (it has no "
                                  f"'{name.decode()}' table)") from None
         return dbs
+
+    def _open_schema_tables(self, codec):
+        """The tables only some schemas have (schema 2: options, current)."""
+        for name in codec.tables:
+            try:
+                self._dbs[name] = self._env.open_db(name, create=False)
+            except lmdb.NotFoundError:
+                raise StoreError(f"'{self.path}' says schema {codec.version} but has no "
+                                 f"'{name.decode()}' table: a damaged store") from None
 
     def _parse_schema(self, raw):
         if raw is None:
@@ -194,6 +208,8 @@ class Store:
                     try:
                         self._check_schema_unchanged(txn)
                         return fn(txn)
+                    except _ReadAgain:
+                        continue
                     finally:
                         txn.abort()  # a read transaction: ends it (kept as a spare)
             finally:
@@ -210,8 +226,13 @@ class Store:
         raw = txn.get(b"schema_version", db=self._dbs[b"meta"])
         if raw != self._schema_raw:
             found = self._parse_schema(raw)  # SchemaTooNew when unknown
+            # The new layout's tables, opened in a transaction of their own
+            # (a handle opened inside a read transaction dies with it, and
+            # one opened later is invalid in it): so the read starts over.
+            self._open_schema_tables(CODECS[found])
             self._codec, self.schema_version, self._schema_raw = CODECS[found], found, raw
             self.clear_cache()
+            raise _ReadAgain()
 
     def _adopt_map_size(self):
         with self._gate:
@@ -276,6 +297,16 @@ class Store:
         vkey = key.encode("utf-8") + b"\x00" + struct.pack(">I", n)
         return txn.get(vkey, db=self._dbs[b"versions"])
 
+    def _decode_version(self, txn, key, n, vraw, with_options, vkey=None):
+        """The Version of record `vraw`: for schema 2 with its options from
+        the `options` table (also for summaries, whose hash is checked)."""
+        options_raw = None
+        if b"options" in self._codec.tables:
+            if vkey is None:
+                vkey = key.encode("utf-8") + b"\x00" + struct.pack(">I", n)
+            options_raw = txn.get(vkey, db=self._dbs[b"options"])
+        return self._codec.decode_version(vraw, key, n, with_options, options_raw)
+
     def _current(self, txn, typed, org):
         """(Dataset, Version with options) of the current version."""
         key, raw = self._resolve(txn, typed)
@@ -292,11 +323,16 @@ class Store:
             if vraw is None:
                 raise CorruptRecord("datasets", key, f"current version {d.version} is not "
                                                      f"in 'versions'")
-            v = self._codec.decode_version(vraw, key, d.version, with_options=True)
+            v = self._decode_version(txn, key, d.version, vraw, with_options=True)
             if v.options_sha256 != d.options_sha256:
                 raise CorruptRecord("datasets", key, f"options_sha256 differs from version "
                                                      f"{d.version}'s record")
             self._options.put(cache_key, v)
+        if b"current" in self._codec.tables:
+            # Checked on every read (one lookup): a dataset record that
+            # disagrees with `current` is damage, whatever the cache holds.
+            self._codec.check_current(txn.get(key.encode("utf-8"), db=self._dbs[b"current"]),
+                                      key, d.version, d.options_sha256)
         return d, v
 
     # ---------------------------------------------------------- public API
@@ -345,7 +381,7 @@ class Store:
             vraw = self._version_raw(txn, k, n)
             if vraw is None:
                 raise VersionNotFound(k, n, d.version)
-            return self._codec.decode_version(vraw, k, n, with_options=True)
+            return self._decode_version(txn, k, n, vraw, with_options=True)
         return self._read(read)
 
     def versions(self, key, *, org=None):
@@ -366,7 +402,8 @@ class Store:
                     if len(vkey) != len(prefix) + 4:
                         raise CorruptRecord("versions", repr(vkey), "malformed key")
                     n = struct.unpack(">I", vkey[-4:])[0]
-                    out.append(self._codec.decode_version(vraw, k, n, with_options=False))
+                    out.append(self._decode_version(txn, k, n, vraw, with_options=False,
+                                                    vkey=bytes(vkey)))
             return out
         return self._read(read)
 

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import struct
 
 import lmdb
@@ -19,6 +20,18 @@ DATASET_FIELDS = ("key", "name", "description", "category", "source_type",
                   "organization", "is_active", "option_count", "last_synced_at",
                   "last_scraped", "last_checked_at", "last_error", "created_at",
                   "updated_at")
+
+
+# The schema-1 fixture (//tests/fixtures:store_schema1), in the runfiles.
+SCHEMA1_STORE = "tests/fixtures/store/schema1.lmdb"
+SCHEMA1_EXPECTED = "tests/fixtures/store/schema1_expected.json"
+
+
+@pytest.fixture
+def schema1_copy(tmp_path):
+    path = tmp_path / "schema1.lmdb"
+    shutil.copyfile(SCHEMA1_STORE, path)
+    return str(path)
 
 
 def as_dicts(options):
@@ -223,65 +236,156 @@ def vkey(key, n):
     return key.encode() + b"\x00" + struct.pack(">I", n)
 
 
-def damaged_versions(record):
-    """(reason, bytes, whether versions() sees it too) for a good record:
-    versions() checks hashes and headers but decodes no options."""
+def damaged_versions(record, options):
+    """(table, reason, bytes, whether versions() sees it too) for a good
+    schema-2 version record and its options: versions() checks hashes and
+    headers but decodes no options."""
     obj = json.loads(record)
-    tampered = json.loads(record)
-    tampered["options"][0]["label"] += "!"
-    bad_option = json.loads(record)
-    bad_option["options"][0] = {"value": 1, "label": "x"}
-    bad_option["options_sha256"] = hashlib.sha256(
-        canonical_options_json(bad_option["options"])).hexdigest()
+    opts = json.loads(options)
     dump = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":")).encode()
+    bad_option = [dict(opts[0], value=1)] + opts[1:]
     mismatch = "options do not match their recorded SHA-256"
     return [
-        (mismatch, dump(tampered), True),
-        (mismatch, record.replace(b'"label":"', b'"label":"X', 1), True),
-        ("option_count is", dump(dict(obj, option_count=obj["option_count"] + 1)), False),
-        ("record says other@", dump(dict(obj, key="other")), True),
-        ("field 'options_sha256' is missing",
+        (b"options", mismatch, dump([dict(opts[0], label=opts[0]["label"] + "!")] + opts[1:]),
+         True),
+        (b"options", mismatch, options.replace(b'"label":"', b'"label":"X', 1), True),
+        (b"options", mismatch, b"\xff\xfe", True),  # hashed before it is decoded
+        (b"versions", "option_count is", dump(dict(obj, option_count=obj["option_count"] + 1)),
+         False),
+        (b"versions", "record says other@", dump(dict(obj, key="other")), True),
+        (b"versions", "field 'options_sha256' is missing",
          dump({k: v for k, v in obj.items() if k != "options_sha256"}), True),
-        ("not valid UTF-8 JSON", record[:-7], True),
-        ("not valid UTF-8 JSON", b"\xff\xfe", True),
-        ("options[0] is not", dump(bad_option), False),
-        ("field 'provenance.etag'",
+        (b"versions", "not valid UTF-8 JSON", record[:-7], True),
+        (b"versions", "not valid UTF-8 JSON", b"\xff\xfe", True),
+        (b"versions", "has an 'options' member", dump(dict(obj, options=opts)), True),
+        (b"versions", "field 'provenance.etag'",
          dump(dict(obj, provenance=dict(obj["provenance"], etag=5))), True),
-    ]
+    ], (b"options", "options[0] is not", dump(bad_option), False), bad_option
 
 
 def test_corrupt_version_records(store_copy):
     path = store_copy.store
-    good = read_record(path, b"versions", vkey("smoking_status_code", 1))
-    for reason, bad, in_summaries in damaged_versions(good):
-        rewrite(path, b"versions", vkey("smoking_status_code", 1), bad)
+    k = vkey("smoking_status_code", 1)
+    good = {t: read_record(path, t, k) for t in (b"versions", b"options")}
+    cases, option_case, bad_option = damaged_versions(good[b"versions"], good[b"options"])
+    for table, reason, bad, in_summaries in cases + [option_case]:
+        if table == b"options" and reason.startswith("options[0]"):
+            # A well-formed array of a bad option: its hash matches, so
+            # only the option check can catch it.
+            sha = hashlib.sha256(bad).hexdigest()
+            rewrite(path, b"versions", k,
+                    json.dumps(dict(json.loads(good[b"versions"]), options_sha256=sha),
+                               separators=(",", ":")).encode())
+        rewrite(path, table, k, bad)
         with Store(path) as s:
-            calls = [lambda: s.options("smoking_status_code"),
-                     lambda: s.options_json("smoking_status_code"),
-                     lambda: s.version("smoking_status_code", 1)]
+            calls = [lambda: s.version("smoking_status_code", 1)]
             if in_summaries:
                 calls.append(lambda: s.versions("smoking_status_code"))
             for call in calls:
                 with pytest.raises(CorruptRecord) as e:
                     call()
-                assert (e.value.db, e.value.key) == ("versions", "smoking_status_code@1")
+                assert (e.value.db, e.value.key) == (table.decode(), "smoking_status_code@1")
                 assert reason in e.value.reason, (reason, e.value.reason)
-                assert "corrupt record in 'versions' at 'smoking_status_code@1'" in str(e.value)
+                assert (f"corrupt record in '{table.decode()}' at 'smoking_status_code@1'"
+                        in str(e.value))
             assert s.options("welsh_lhbs")  # the rest still reads
+        for t, v in good.items():  # each case on its own
+            rewrite(path, t, k, v)
+    with Store(path) as s:
+        assert s.version("smoking_status_code", 1).options
 
 
-def test_valid_record_in_another_layout_reads(store_copy):
-    """The fast path is only a shortcut: options first, whitespace, escaped
-    non-ASCII: still a valid schema-1 record, still read (and checked)."""
+def test_corrupt_current_options(store_copy):
+    """The current version's record, options and `current` entry, damaged:
+    options() and options_json() refuse them, naming the table."""
     path = store_copy.store
-    key = vkey("unicode_list", 1)
-    obj = json.loads(read_record(path, b"versions", key))
+    key = "welsh_lhbs"
+    with Store(path) as s:
+        n = s.dataset(key).version
+    k = vkey(key, n)
+    opts = read_record(path, b"options", k)
+    current = read_record(path, b"current", key.encode())
+    cases = [
+        (b"options", k, opts.replace(b'"label":"', b'"label":"X', 1), "options", f"{key}@{n}",
+         "options do not match their recorded SHA-256"),
+        (b"current", key.encode(), current[:4] + bytes(32), "current", key, "names version"),
+        (b"current", key.encode(), struct.pack(">I", n + 1) + current[4:], "current", key,
+         f"names version {n + 1}"),
+        (b"current", key.encode(), current[:20], "current", key, "20 bytes, expected 36"),
+    ]
+    for table, record_key, bad, db, where, reason in cases:
+        rewrite(path, table, record_key, bad)
+        with Store(path) as s:
+            for call in (s.options, s.options_json):
+                with pytest.raises(CorruptRecord) as e:
+                    call(key)
+                assert (e.value.db, e.value.key) == (db, where)
+                assert reason in e.value.reason, (reason, e.value.reason)
+            assert s.options("smoking_status_code")
+        rewrite(path, table, record_key, opts if table == b"options" else current)
+    with Store(path) as s:
+        assert s.options(key)
+
+
+def test_schema1_store_reads_as_its_release_showed(schema1_copy):
+    """A store the previous release wrote (schema 1, options inside the
+    version records), read as it is: what that release's `show --json`
+    said, version by version."""
+    with open(SCHEMA1_EXPECTED, encoding="utf-8") as f:
+        expected = json.load(f)
+    with Store(schema1_copy) as s:
+        assert s.schema_version == 1
+        for key, said in expected.items():
+            d = s.dataset(key)
+            for field in DATASET_FIELDS:
+                got = getattr(d, field)
+                assert (list(got) if isinstance(got, tuple) else got) == said["show"][field], \
+                    (key, field)
+            assert [v.version for v in s.versions(key)] == [h["version"] for h in said["history"]]
+            for n, shown in said["versions"].items():
+                assert as_dicts(s.version(key, int(n)).options) == shown["options"], (key, n)
+            if said["show"]["is_active"] and said["show"]["version"]:
+                assert as_dicts(s.options(key)) == said["show"]["options"], key
+
+
+def test_valid_schema1_record_in_another_layout_reads(schema1_copy):
+    """Schema 1's fast path is only a shortcut: options first, whitespace,
+    escaped non-ASCII: still a valid schema-1 record, still read (and
+    checked)."""
+    key = vkey("text_edge_cases", 1)
+    obj = json.loads(read_record(schema1_copy, b"versions", key))
     reordered = {"options": obj["options"], **{k: v for k, v in obj.items()
                                                if k != "options"}}
-    rewrite(path, b"versions", key, json.dumps(reordered, indent=1).encode())
-    with Store(path) as s:
-        assert as_dicts(s.options("unicode_list")) == obj["options"]
-        assert s.options_json("unicode_list").json == canonical_options_json(obj["options"])
+    rewrite(schema1_copy, b"versions", key, json.dumps(reordered, indent=1).encode())
+    with Store(schema1_copy) as s:
+        assert as_dicts(s.options("text_edge_cases")) == obj["options"]
+        assert s.options_json("text_edge_cases").json == canonical_options_json(obj["options"])
+    damaged = dict(obj, options=[dict(obj["options"][0], label="tampered")] + obj["options"][1:])
+    rewrite(schema1_copy, b"versions", key, json.dumps(damaged).encode())
+    with Store(schema1_copy) as s:
+        with pytest.raises(CorruptRecord, match="options do not match"):
+            s.options("text_edge_cases")
+
+
+def test_migrated_under_an_open_reader(schema1_copy, base_store):
+    """datasnap (a writer) migrates a schema-1 store to schema 2 while a
+    reader has it open: the reader's next call reads the new layout, with
+    the same answers."""
+    with Store(schema1_copy) as s:
+        before = {d.key: s.options(d.key) for d in s.datasets() if d.version}
+        assert s.schema_version == 1
+        base_store.at(schema1_copy).run("import", "migration_probe", "--name", "Probe",
+                                        "--file", write_probe(os.path.dirname(schema1_copy)))
+        assert {k: s.options(k) for k in before} == before
+        assert s.schema_version == 2
+        assert [o.value for o in s.options("migration_probe")] == ["p"]
+
+
+def write_probe(directory):
+    path = os.path.join(directory, "probe.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"p": "Probe"}, f)
+    return path
 
 
 def test_corrupt_dataset_records(store_copy):
@@ -303,11 +407,11 @@ def test_corrupt_dataset_records(store_copy):
 
 
 def test_newer_schema_is_refused(store_copy):
-    rewrite(store_copy.store, b"meta", b"schema_version", b"2")
+    rewrite(store_copy.store, b"meta", b"schema_version", b"3")
     with pytest.raises(SchemaTooNew) as e:
         Store(store_copy.store)
-    assert (e.value.found, e.value.supported) == (2, (1,))
-    assert "schema version 2, newer than this reader supports (1)" in str(e.value)
+    assert (e.value.found, e.value.supported) == (3, (1, 2))
+    assert "schema version 3, newer than this reader supports (1, 2)" in str(e.value)
     rewrite(store_copy.store, b"meta", b"schema_version", b"one")
     with pytest.raises(StoreError, match="unreadable schema_version"):
         Store(store_copy.store)
@@ -325,9 +429,9 @@ def test_schema_changed_under_an_open_reader(store_copy):
 import lmdb
 env = lmdb.open({store_copy.store!r}, subdir=False, max_dbs=16)
 with env.begin(write=True) as txn:
-    txn.put(b"schema_version", b"2", db=env.open_db(b"meta", txn=txn, create=False))
+    txn.put(b"schema_version", b"3", db=env.open_db(b"meta", txn=txn, create=False))
 """], check=True)
-        with pytest.raises(SchemaTooNew, match="schema version 2"):
+        with pytest.raises(SchemaTooNew, match="schema version 3"):
             s.options("wards")
 
 
