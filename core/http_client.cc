@@ -432,6 +432,7 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
     t.easy.reset();
     t.headers.reset();
     report(t);
+    if (options_.on_result) options_.on_result(t.index, *results[t.index]);
   };
 
   const auto now = Clock::now();

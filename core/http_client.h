@@ -123,6 +123,12 @@ struct FetchOptions {
   std::uint64_t jitter_seed = 0;
   // Called on every start, retry and finish. Default: none.
   std::function<void(const FetchProgress&)> progress;
+  // Called once per request as soon as its result is final (request index,
+  // result), in FetchAll's thread while other transfers go on, so that the
+  // caller can hand the result to other work (parse it) instead of waiting
+  // for the whole batch. Keep it short: transfers do not advance while it
+  // runs. The reference is valid only during the call. Default: none.
+  std::function<void(std::size_t, const FetchResult&)> on_result;
 };
 
 // The standard reason phrase of an HTTP status ("Not Found"); "" if the

@@ -10,7 +10,7 @@
 namespace datasnap {
 namespace {
 
-// Column limits of the DataSet model (checktick-behaviour.md §4.1).
+// Column limits of the DataSet model (docs/CHECKTICK.md).
 constexpr std::size_t kNameMaxChars = 255;
 constexpr std::size_t kUrlMaxChars = 200;
 

@@ -6,7 +6,7 @@
 //   python manage.py loaddata datasets.json
 //
 // The fixture targets the model at CheckTick's a6fccef
-// (checktick-behaviour.md §4.1): a JSON array with one object per dataset,
+// (docs/CHECKTICK.md, "The surveys.DataSet model"): a JSON array with one object per dataset,
 //   {"model": "surveys.dataset", "pk": 1, "fields": {...}}
 // and in "fields" every field of the model but the id, in the model's
 // order, encoded as Django's own JSON serializer does (dumpdata): datetimes

@@ -1,5 +1,5 @@
 // A dataset version as a FHIR R4 ValueSet with an expansion, so that FHIR
-// tooling can read our lists (anchors.md §2.2).
+// tooling (terminology servers, FHIR forms) can read our lists.
 //
 //   OrderedJson vs = FhirValueSet(record, version,
 //                                 "https://datasnap.rcpch.ac.uk/fhir");

@@ -175,18 +175,30 @@ Result<DatasetRecord> DecodeDataset(std::string_view text) {
 }
 
 std::string EncodeVersion(const VersionRecord& v) {
-  OrderedJson j = VersionSummaryToJson(v);
-  // The canonical text is spliced in as is, so the stored options are
-  // byte for byte what options_sha256 hashes.
-  std::string out = DumpCompact(j);
-  out.pop_back();  // the closing '}'
-  out += ",\"options\":";
-  out += CanonicalOptionsJson(v.options);
-  out += "}";
+  return DumpCompact(VersionSummaryToJson(v));
+}
+
+std::string CurrentValue(std::uint32_t version, std::string_view sha256_hex) {
+  std::string out;
+  out.reserve(kCurrentValueBytes);
+  PutBigEndian(out, version, 4);
+  auto nibble = [](char c) -> int {
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+  };
+  for (std::size_t i = 0; i + 1 < sha256_hex.size(); i += 2) {
+    out.push_back(static_cast<char>(nibble(sha256_hex[i]) << 4 |
+                                    nibble(sha256_hex[i + 1])));
+  }
   return out;
 }
 
-Result<VersionRecord> DecodeVersion(std::string_view text, bool with_options) {
+std::optional<std::uint32_t> VersionOfCurrentValue(std::string_view value) {
+  if (value.size() != kCurrentValueBytes) return std::nullopt;
+  return static_cast<std::uint32_t>(GetBigEndian(value.substr(0, 4)));
+}
+
+Result<VersionRecord> DecodeVersion(std::string_view text, bool with_options,
+                                    std::optional<std::string_view> options_json) {
   Decoder dec(text, "versions record");
   if (dec.error()) return std::unexpected(*dec.error());
   auto& r = dec.r();
@@ -216,17 +228,27 @@ Result<VersionRecord> DecodeVersion(std::string_view text, bool with_options) {
   DS_TRY(fetched, p.OptionalString("fetched_at"));
   if (*fetched) pv.fetched_at = ParseIso8601(**fetched);
 
-  DS_TRY(options, r.Array("options"));
-  if (with_options) {
-    const std::string what = "versions record " + v.key + "@" +
-                             std::to_string(v.version);
-    DS_TRY(list, json::ReadOptions(*options, what, "options"));
-    if (OptionsSha256(*list) != v.options_sha256) {
-      return Fail(ErrorCode::kCorrupt,
-                  what + ": options do not match their recorded SHA-256");
+  if (!with_options) return v;
+  const std::string what = "versions record " + v.key + "@" +
+                           std::to_string(v.version);
+  // Schema 2 keeps the options apart; a schema-1 record still has them.
+  simdjson::dom::parser options_parser;
+  simdjson::dom::array options;
+  if (options_json) {
+    DS_TRY(root, json::Parse(options_parser, *options_json, "options of " + what));
+    if (root->get(options)) {
+      return Fail(ErrorCode::kCorrupt, "options of " + what + ": not an array");
     }
-    v.options = std::move(*list);
+  } else {
+    DS_TRY(array, r.Array("options"));
+    options = *array;
   }
+  DS_TRY(list, json::ReadOptions(options, what, "options"));
+  if (OptionsSha256(*list) != v.options_sha256) {
+    return Fail(ErrorCode::kCorrupt,
+                what + ": options do not match their recorded SHA-256");
+  }
+  v.options = std::move(*list);
   return v;
 }
 

@@ -29,6 +29,10 @@ constexpr const char* kAliasesDb = "aliases";
 constexpr const char* kRawDb = "raw";
 constexpr const char* kHttpDb = "http";
 constexpr const char* kAuditDb = "audit";
+// Schema 2: each version's canonical options JSON, under its versions key,
+// and per dataset where its current version is.
+constexpr const char* kOptionsDb = "options";
+constexpr const char* kCurrentDb = "current";
 
 // Raw bodies are kept at a moderate level: they are written on every
 // changed fetch and read rarely.
@@ -84,7 +88,11 @@ struct StoreState {
   OpenFileClaim claim;
   Env env;
   MDB_dbi meta = 0, datasets = 0, versions = 0, aliases = 0, raw = 0,
-          http = 0, audit = 0;
+          http = 0, audit = 0, options_db = 0, current = 0;
+  // The layout of the open store: kStoreSchemaVersion, or 1 on a read-only
+  // open of a store that no writer has migrated (then options_db and
+  // current do not exist).
+  std::int64_t schema = kStoreSchemaVersion;
   // Shared by every transaction of this process; held exclusively while the
   // map size changes, which LMDB allows only with no transaction open.
   mutable std::shared_mutex map_mutex;
@@ -126,6 +134,23 @@ Result<std::optional<std::string>> Get(MDB_txn* txn, MDB_dbi dbi,
   if (rc == MDB_NOTFOUND) return std::optional<std::string>();
   if (rc != 0) return std::unexpected(MdbError(rc, "mdb_get", table));
   return std::optional<std::string>(std::string(FromVal(v)));
+}
+
+// Like Get, but the value is a view into the map, valid until the
+// transaction ends.
+Result<std::optional<std::string_view>> GetView(MDB_txn* txn, MDB_dbi dbi,
+                                                std::string_view key,
+                                                std::string_view table) {
+  if (key.empty() ||
+      key.size() > static_cast<std::size_t>(
+                       mdb_env_get_maxkeysize(mdb_txn_env(txn)))) {
+    return std::optional<std::string_view>();
+  }
+  MDB_val k = ToVal(key), v;
+  const int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
+  if (rc != 0) return std::unexpected(MdbError(rc, "mdb_get", table));
+  return std::optional<std::string_view>(FromVal(v));
 }
 
 Status Put(MDB_txn* txn, MDB_dbi dbi, std::string_view key,
@@ -259,18 +284,75 @@ Result<std::optional<std::string>> ReadTxn::ResolveAlias(
 
 Result<std::optional<VersionRecord>> ReadTxn::GetVersion(
     std::string_view key, std::uint32_t version) const {
-  if (version == 0) {
-    DS_TRY(record, GetDataset(key));
-    if (!*record || (*record)->sync.version == 0) {
-      return std::optional<VersionRecord>();
+  if (state_->schema < 2) {
+    // A schema-1 store opened read-only: the record carries its options.
+    if (version == 0) {
+      DS_TRY(record, GetDataset(key));
+      if (!*record || (*record)->sync.version == 0) {
+        return std::optional<VersionRecord>();
+      }
+      version = (*record)->sync.version;
     }
-    version = (*record)->sync.version;
+    DS_TRY(text, Get(txn_, state_->versions, VersionKey(key, version),
+                     kVersionsDb));
+    if (!*text) return std::optional<VersionRecord>();
+    DS_TRY(record, DecodeVersion(**text, /*with_options=*/true));
+    return std::optional<VersionRecord>(std::move(*record));
   }
-  DS_TRY(text, Get(txn_, state_->versions, VersionKey(key, version),
-                   kVersionsDb));
+  if (version == 0) {
+    DS_TRY(current, GetView(txn_, state_->current, key, kCurrentDb));
+    if (!*current) return std::optional<VersionRecord>();
+    auto number = VersionOfCurrentValue(**current);
+    if (!number) {
+      return Fail(ErrorCode::kCorrupt,
+                  "current table has a bad value for '" + std::string(key) + "'");
+    }
+    version = *number;
+  }
+  const std::string version_key = VersionKey(key, version);
+  DS_TRY(text, GetView(txn_, state_->versions, version_key, kVersionsDb));
   if (!*text) return std::optional<VersionRecord>();
-  DS_TRY(record, DecodeVersion(**text, /*with_options=*/true));
+  DS_TRY(options, GetView(txn_, state_->options_db, version_key, kOptionsDb));
+  if (!*options) {
+    return Fail(ErrorCode::kCorrupt, "version " + std::to_string(version) +
+                                         " of '" + std::string(key) +
+                                         "' has no options in the store");
+  }
+  DS_TRY(record, DecodeVersion(**text, /*with_options=*/true, **options));
   return std::optional<VersionRecord>(std::move(*record));
+}
+
+Result<std::optional<std::string_view>> ReadTxn::GetOptionsJson(
+    std::string_view key, std::uint32_t version) const {
+  if (state_->schema < 2) {
+    return Fail(ErrorCode::kUnsupported,
+                "store has schema version " + std::to_string(state_->schema) +
+                    ", which keeps no options JSON; open it once with a "
+                    "datasnap command that writes (e.g. `datasnap refresh`) "
+                    "to migrate it to " + std::to_string(kStoreSchemaVersion));
+  }
+  // Keys are at most 100 bytes; the versions key is built on the stack.
+  char buffer[128];
+  if (key.empty() || key.size() + 5 > sizeof buffer) {
+    return std::optional<std::string_view>();
+  }
+  if (version == 0) {
+    DS_TRY(current, GetView(txn_, state_->current, key, kCurrentDb));
+    if (!*current) return std::optional<std::string_view>();
+    if ((*current)->size() != kCurrentValueBytes) {
+      return Fail(ErrorCode::kCorrupt,
+                  "current table has a bad value for '" + std::string(key) + "'");
+    }
+    std::memcpy(buffer + key.size() + 1, (*current)->data(), 4);
+  } else {
+    for (int i = 0; i < 4; ++i) {
+      buffer[key.size() + 1 + i] = static_cast<char>(version >> (24 - 8 * i));
+    }
+  }
+  std::memcpy(buffer, key.data(), key.size());
+  buffer[key.size()] = '\0';
+  return GetView(txn_, state_->options_db,
+                 std::string_view(buffer, key.size() + 5), kOptionsDb);
 }
 
 Result<std::vector<VersionRecord>> ReadTxn::ListVersions(
@@ -282,7 +364,17 @@ Result<std::vector<VersionRecord>> ReadTxn::ListVersions(
   int rc = mdb_cursor_get(cursor->get(), &k, &v, MDB_SET_RANGE);
   for (; rc == 0; rc = mdb_cursor_get(cursor->get(), &k, &v, MDB_NEXT)) {
     if (!FromVal(k).starts_with(prefix)) break;
-    DS_TRY(record, DecodeVersion(FromVal(v), with_options));
+    std::optional<std::string_view> options;
+    if (with_options && state_->schema >= 2) {
+      DS_TRY(stored, GetView(txn_, state_->options_db, FromVal(k), kOptionsDb));
+      if (!*stored) {
+        return Fail(ErrorCode::kCorrupt,
+                    "a version of '" + std::string(key) +
+                        "' has no options in the store");
+      }
+      options = **stored;
+    }
+    DS_TRY(record, DecodeVersion(FromVal(v), with_options, options));
     out.push_back(std::move(*record));
   }
   if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -416,6 +508,7 @@ Result<std::size_t> WriteTxn::RemoveDataset(std::string_view key) {
   MDB_val k = ToVal(prefix), v;
   int rc = mdb_cursor_get(cursor->get(), &k, &v, MDB_SET_RANGE);
   while (rc == 0 && FromVal(k).starts_with(prefix)) {
+    DS_CHECK(Del(txn_, state_->options_db, FromVal(k), kOptionsDb));
     if (int del = mdb_cursor_del(cursor->get(), 0); del != 0) {
       return std::unexpected(MdbError(del, "mdb_cursor_del", kVersionsDb));
     }
@@ -440,6 +533,7 @@ Result<std::size_t> WriteTxn::RemoveDataset(std::string_view key) {
   if (const std::string& url = (*existing)->dataset.reference_url; !url.empty()) {
     DS_CHECK(Del(txn_, state_->http, UrlKey(url), kHttpDb));
   }
+  DS_CHECK(Del(txn_, state_->current, key, kCurrentDb));
   DS_CHECK(Del(txn_, state_->datasets, key, kDatasetsDb));
   DS_CHECK(AppendAudit("dataset.removed", key,
                        "removed with " + std::to_string(removed) +
@@ -461,7 +555,9 @@ Result<CommitResult> WriteTxn::CommitOptions(std::string_view key,
   DatasetRecord record = std::move(**existing);
   SyncState& sync = record.sync;
   const UnixSeconds now = state_->Now();
-  const std::string sha = OptionsSha256(options);
+  // Canonical once: these bytes are stored, hashed and later served.
+  const std::string canonical = CanonicalOptionsJson(options);
+  const std::string sha = Sha256Hex(canonical);
   const bool changed = sync.version == 0 || sha != sync.options_sha256;
   sync.last_synced_at = now;
   sync.last_checked_at = now;
@@ -482,9 +578,13 @@ Result<CommitResult> WriteTxn::CommitOptions(std::string_view key,
     v.option_count = options.size();
     v.options_sha256 = sha;
     v.provenance = provenance;
-    v.options = options;
-    DS_CHECK(Put(txn_, state_->versions, VersionKey(key, next),
-                 EncodeVersion(v), MDB_NOOVERWRITE, kVersionsDb));
+    const std::string version_key = VersionKey(key, next);
+    DS_CHECK(Put(txn_, state_->versions, version_key, EncodeVersion(v),
+                 MDB_NOOVERWRITE, kVersionsDb));
+    DS_CHECK(Put(txn_, state_->options_db, version_key, canonical,
+                 MDB_NOOVERWRITE, kOptionsDb));
+    DS_CHECK(Put(txn_, state_->current, key, CurrentValue(next, sha), 0,
+                 kCurrentDb));
     const std::size_t previous_count = sync.option_count;
     const std::uint32_t previous = sync.version;
     sync.version = next;
@@ -575,6 +675,7 @@ Store::~Store() = default;
 
 const std::string& Store::path() const { return state_->path; }
 bool Store::read_only() const { return state_->options.read_only; }
+std::int64_t Store::schema_version() const { return state_->schema; }
 
 std::size_t Store::map_size() const {
   MDB_envinfo info;
@@ -736,6 +837,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
                  std::to_string(kStoreSchemaVersion), 0, kMetaDb));
     DS_CHECK(Put(txn.get(), state->meta, "created_at", "\"" + now + "\"", 0,
                  kMetaDb));
+    state->schema = kStoreSchemaVersion;
   } else {
     std::int64_t version = 0;
     try {
@@ -755,13 +857,101 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
                       "reads (" + std::to_string(kStoreSchemaVersion) +
                       "); upgrade datasnap to use it");
     }
+    state->schema = version;
+  }
+  // The tables of schema 2. An older store gets them in its migration (so a
+  // failed one leaves it as it was); a reader of one goes without.
+  if (state->schema >= 2) {
+    for (auto [name, dbi] : {std::pair{kOptionsDb, &state->options_db},
+                             std::pair{kCurrentDb, &state->current}}) {
+      const int rc = mdb_dbi_open(txn.get(), name, ro ? 0 : MDB_CREATE, dbi);
+      if (rc == MDB_NOTFOUND) {
+        return Fail(ErrorCode::kCorrupt,
+                    quoted + " has schema version " +
+                        std::to_string(state->schema) + " but no '" + name +
+                        "' table; it is damaged");
+      }
+      if (rc != 0) return std::unexpected(MdbError(rc, "mdb_dbi_open", name));
+    }
   }
   // Committing (even a read-only transaction) keeps the table handles open
   // for the life of the environment.
   if (int rc = txn.Commit(); rc != 0) {
     return std::unexpected(MdbError(rc, "mdb_txn_commit", path));
   }
-  return std::unique_ptr<Store>(new Store(std::move(state)));
+  std::unique_ptr<Store> store(new Store(std::move(state)));
+  if (store->state_->schema < kStoreSchemaVersion && !ro) {
+    if (Status migrated = store->MigrateToCurrentSchema(); !migrated) {
+      return Wrap(migrated.error(),
+                  "store " + quoted + ": migrating schema version " +
+                      std::to_string(store->state_->schema) + " to " +
+                      std::to_string(kStoreSchemaVersion) +
+                      " failed; the store was left as it was");
+    }
+  }
+  return store;
+}
+
+// Schema 1 -> 2: each version record's "options" move to the options table
+// (the canonical bytes its options_sha256 hashes) and each dataset with a
+// version gets its current entry. One write transaction: a crash or an
+// error leaves schema 1 whole, and the next writer tries again.
+Status Store::MigrateToCurrentSchema() {
+  std::size_t migrated = 0;
+  DS_CHECK(RunWrite([&](WriteTxn& txn) -> Status {
+    StoreState& s = *state_;
+    MDB_txn* t = txn.txn_;
+    migrated = 0;
+    for (auto [name, dbi] : {std::pair{kOptionsDb, &s.options_db},
+                             std::pair{kCurrentDb, &s.current}}) {
+      if (int rc = mdb_dbi_open(t, name, MDB_CREATE, dbi); rc != 0) {
+        return std::unexpected(MdbError(rc, "mdb_dbi_open", name));
+      }
+    }
+    std::vector<std::string> keys;
+    {
+      DS_TRY(cursor, OpenCursor(t, s.versions, kVersionsDb));
+      MDB_val k, v;
+      int rc = mdb_cursor_get(cursor->get(), &k, &v, MDB_FIRST);
+      for (; rc == 0; rc = mdb_cursor_get(cursor->get(), &k, &v, MDB_NEXT)) {
+        keys.emplace_back(FromVal(k));
+      }
+      if (rc != MDB_NOTFOUND) {
+        return std::unexpected(MdbError(rc, "mdb_cursor_get", kVersionsDb));
+      }
+    }
+    for (const std::string& key : keys) {
+      DS_TRY(text, Get(t, s.versions, key, kVersionsDb));
+      // Checks the options against their SHA-256 on the way.
+      DS_TRY(record, DecodeVersion(**text, /*with_options=*/true));
+      DS_CHECK(Put(t, s.options_db, key, CanonicalOptionsJson(record->options),
+                   0, kOptionsDb));
+      DS_CHECK(Put(t, s.versions, key, EncodeVersion(*record), 0, kVersionsDb));
+      ++migrated;
+    }
+    DS_TRY(datasets, txn.ListDatasets());
+    for (const DatasetRecord& d : *datasets) {
+      if (d.sync.version == 0) continue;
+      const std::string key = VersionKey(d.dataset.key, d.sync.version);
+      DS_TRY(text, Get(t, s.versions, key, kVersionsDb));
+      // A record pointing at a missing version read as "no options" before;
+      // without a current entry it still does.
+      if (!*text) continue;
+      DS_TRY(record, DecodeVersion(**text, /*with_options=*/false));
+      DS_CHECK(Put(t, s.current, d.dataset.key,
+                   CurrentValue(d.sync.version, record->options_sha256), 0,
+                   kCurrentDb));
+    }
+    DS_CHECK(Put(t, s.meta, "schema_version",
+                 std::to_string(kStoreSchemaVersion), 0, kMetaDb));
+    return txn.AppendAudit(
+        "store.migrated", "",
+        "schema version " + std::to_string(s.schema) + " to " +
+            std::to_string(kStoreSchemaVersion) + ": options of " +
+            std::to_string(migrated) + " version(s) moved to the options table");
+  }));
+  state_->schema = kStoreSchemaVersion;
+  return {};
 }
 
 Status Store::RunRead(const std::function<Status(const ReadTxn&)>& fn) {

@@ -43,8 +43,11 @@ namespace store_internal {
 struct StoreState;
 }  // namespace store_internal
 
-// The layout version this code writes; see docs/STORE.md.
-inline constexpr std::int64_t kStoreSchemaVersion = 1;
+// The layout version this code writes; see docs/STORE.md. A read-write open
+// migrates a store of an older version in place (1 -> 2: options move out of
+// the version records into their own table, and a current table points at
+// each dataset's current version).
+inline constexpr std::int64_t kStoreSchemaVersion = 2;
 
 struct StoreOptions {
   // Open without the writer lock and without write access to the data file.
@@ -107,6 +110,15 @@ class ReadTxn {
   // nullopt when there is no such version.
   Result<std::optional<VersionRecord>> GetVersion(std::string_view key,
                                                   std::uint32_t version) const;
+  // The canonical options JSON (docs/STORE.md) of version `version` of
+  // `key`, or of its current version when `version` is 0: the bytes that
+  // options_sha256 hashes and that a server can send as they are, stored
+  // once when the version was written. Nothing is decoded or copied: the
+  // view points into LMDB's map and is valid only until this transaction
+  // ends. nullopt when there is no such version. Aliases are not followed.
+  // kUnsupported on a schema-1 store opened read-only (a writer migrates it).
+  Result<std::optional<std::string_view>> GetOptionsJson(
+      std::string_view key, std::uint32_t version) const;
   // Every version of `key`, oldest first; options are left empty unless
   // `with_options`.
   Result<std::vector<VersionRecord>> ListVersions(std::string_view key,
@@ -172,6 +184,9 @@ class Store {
   //   kNotFound     read-only open of a missing file, or a missing directory
   //   kBusy         another process holds the writer lock (after writer_wait)
   //   kUnsupported  the store was written by a newer datasnap
+  // A read-write open migrates a store of an older schema in place, in one
+  // write transaction (all or nothing). A read-only open of an older store
+  // reads it as it is: everything works but GetOptionsJson.
   //   kInvalidArgument  this process already has the store open
   //   kIo/kCorrupt  permissions, or not an LMDB/datasnap file
   static Result<std::unique_ptr<Store>> Open(const std::string& path,
@@ -182,6 +197,9 @@ class Store {
 
   const std::string& path() const;
   bool read_only() const;
+  // The store's layout version: kStoreSchemaVersion, or an older one on a
+  // store opened read-only that no writer has migrated yet.
+  std::int64_t schema_version() const;
   // Bytes of the current LMDB map.
   std::size_t map_size() const;
 
@@ -214,6 +232,7 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<store_internal::StoreState> state);
+  Status MigrateToCurrentSchema();
   Status RunRead(const std::function<Status(const ReadTxn&)>& fn);
   Status RunWrite(const std::function<Status(WriteTxn&)>& fn);
 

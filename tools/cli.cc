@@ -15,6 +15,7 @@
 #include "core/version.h"
 #include "seeds/embedded.h"
 #include "tools/commands.h"
+#include "tools/completion.h"
 #include "tools/context.h"
 #include "tools/suggest.h"
 
@@ -31,8 +32,41 @@ struct CommandSpec {
   std::vector<std::string> aliases;  // the original Django command names
   const char* summary;
   void (*define)(CLI::App& sub, CommandArgs& args);
+  // nullptr for `completion`, which RunCli answers from the CLI11 app.
   int (*run)(Context& ctx, const CommandArgs& args);
 };
+
+// The end of `datasnap --help` (and so of the man page help2man makes).
+constexpr const char kHelpFooter[] = R"(Environment:
+  DATASNAP_STORE        the store file when --store is not given
+  NHS_DD_BASE_URL       replaces https://www.datadictionary.nhs.uk (a mirror,
+                        a test server, or file:///dir)
+  EXTERNAL_DATASET_API_URL
+                        the RCPCH API base (default
+                        https://api.rcpch.ac.uk/nhs-organisations/v1)
+  EXTERNAL_DATASET_API_KEY
+                        the RCPCH API subscription key; never printed
+  EXTERNAL_DATASET_API_KEY_FILE
+                        a file holding that key (systemd LoadCredential=),
+                        trimmed of white space
+  DATASNAP_USER_AGENT   replaces the default User-Agent
+  http_proxy, https_proxy, no_proxy
+                        proxies for upstream requests
+  NO_COLOR              no colour, even on a terminal
+  USER, LOGNAME         the actor of audit events when --actor is not given
+
+Exit status:
+  0   success
+  1   the command ran and something failed (the message says what and what
+      to do); refresh: some datasets or the export failed; status --check:
+      datasets need attention
+  2   usage error: unknown command, option or dataset, bad input file;
+      refresh: nothing could run
+  75  EX_TEMPFAIL: another process is writing the store; nothing was done,
+      try again later
+
+Run 'datasnap COMMAND --help' for a command's options. Documentation:
+README.md, docs/OPERATIONS.md, docs/FORMATS.md, docs/STORE.md.)";
 
 // The flags of the refresh commands, as the original commands had them.
 void DefineRefreshFlags(CLI::App& sub, CommandArgs& args, const char* verb) {
@@ -105,10 +139,14 @@ const std::vector<CommandSpec>& Commands() {
        "The nightly job: seed what is missing, scrape and sync what is due "
        "in one batch, export to --out DIR, print a table. Exit 0: all "
        "well; 1: some datasets failed (they keep their last good version); "
-       "2: nothing could run",
+       "2: nothing could run; 75: another process is writing the store",
        [](CLI::App& sub, CommandArgs& args) {
          sub.add_option("--out", args.out,
                         "export directory (no export without it)");
+         sub.add_option("--json", args.json_report,
+                        "also write a JSON run report to FILE ('-': stdout, "
+                        "and the table goes to stderr); "
+                        "docs/schemas/refresh-report.schema.json");
          DefineRefreshFlags(sub, args, "refresh");
          DefineExportOptions(sub, args);
        },
@@ -236,9 +274,18 @@ const std::vector<CommandSpec>& Commands() {
        },
        RunHistory},
       {"status", {},
-       "Per dataset: version, options, last sync, whether due, last error",
+       "Per dataset: version, options, last sync, whether due, last error; "
+       "with --check, exit 1 naming the datasets that failed or are overdue",
        [](CLI::App& sub, CommandArgs& args) {
          sub.add_flag("--json", args.json, "print a JSON array");
+         sub.add_flag("--check", args.check,
+                      "exit 1 when a dataset's last check failed or it is "
+                      "overdue (never fetched, or not for twice its sync "
+                      "frequency), naming them on stderr");
+         sub.add_option("--max-age", args.max_age_hours,
+                        "overdue after HOURS without a successful fetch "
+                        "(default: twice each dataset's frequency)")
+             ->check(CLI::PositiveNumber);
        },
        RunStatus},
       {"audit", {},
@@ -259,6 +306,15 @@ const std::vector<CommandSpec>& Commands() {
                       "print the body instead of the description");
        },
        RunFetch},
+      {"completion", {},
+       "Print a bash completion script for datasnap, generated from this "
+       "command table (tools/install installs it)",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("SHELL", args.shell, "bash (the only one)")
+             ->required()
+             ->check(CLI::IsMember({"bash"}));
+       },
+       nullptr},
   };
   return kCommands;
 }
@@ -406,7 +462,8 @@ Result<DatasetRecord> Context::ResolveDataset(const ReadTxn& txn,
 
 int Context::ReportError(const Error& error) const {
   err << "datasnap: error: " << error.message << "\n";
-  return kExitFailure;
+  // A busy store is transient: schedulers retry on 75 (EX_TEMPFAIL).
+  return error.code == ErrorCode::kBusy ? kExitTempFail : kExitFailure;
 }
 
 void Context::Warn(std::string_view message) const {
@@ -440,6 +497,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
       "datasnap");
   app.set_version_flag("--version", std::string("datasnap ") + kVersion);
   app.fallthrough();  // global options may also follow the command name
+  app.footer(kHelpFooter);
 
   GlobalOptions global;
   app.add_option("--store", global.store_path,
@@ -517,6 +575,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
 
   for (auto [sub, spec] : subcommands) {
     if (!sub->parsed()) continue;
+    if (spec->run == nullptr) {
+      PrintBashCompletion(app, out);
+      return kExitOk;
+    }
     Context ctx(out, err, env, global, spec->name);
     return spec->run(ctx, command_args);
   }

@@ -23,6 +23,8 @@ enum ExitCode : int {
   kExitFailure = 1,  // the command ran and something failed
   kExitUsage = 2,    // bad arguments, unknown command or dataset, bad input
                      // files; for refresh also "nothing could run"
+  kExitTempFail = 75,  // EX_TEMPFAIL (sysexits.h): another process is
+                       // writing the store; nothing was done, retry later
 };
 
 // What the CLI reads from outside its arguments.

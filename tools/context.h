@@ -43,6 +43,10 @@ struct CommandArgs {
   bool dry_run = false;
   bool allow_shrink = false;
   std::string out;  // --out DIR
+  std::string json_report;
+  std::string shell;                    // completion SHELL
+  bool check = false;                   // status --check
+  std::optional<double> max_age_hours;  // status --max-age HOURS  // refresh --json FILE|-: the run report
   bool all_versions = false;
   bool prune = false;
   bool fhir = false;
@@ -105,8 +109,9 @@ class Context {
   Result<DatasetRecord> ResolveDataset(const ReadTxn& txn,
                                        const std::string& typed) const;
 
-  // Prints "datasnap: error: <message>" to err and returns kExitFailure;
-  // callers that report a usage error return kExitUsage themselves.
+  // Prints "datasnap: error: <message>" to err and returns kExitFailure,
+  // or kExitTempFail for kBusy (another writer holds the store); callers
+  // that report a usage error return kExitUsage themselves.
   int ReportError(const Error& error) const;
   void Warn(std::string_view message) const;
 };

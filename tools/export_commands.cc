@@ -10,6 +10,7 @@
 #include "exporters/json_patch.h"
 #include "tools/commands.h"
 #include "tools/refresh.h"
+#include "tools/refresh_report.h"
 #include "tools/text_table.h"
 
 namespace datasnap {
@@ -241,39 +242,56 @@ int RunDiff(Context& ctx, const CommandArgs& args) {
   return kExitOk;
 }
 
-int RunRefreshAll(Context& ctx, const CommandArgs& args) {
-  // Exit 2 when nothing could run: no catalogue, no store.
+namespace {
+
+// refresh without the report: seeds, refreshes, exports, fills `report`.
+int RefreshAndExport(Context& ctx, const CommandArgs& args,
+                     RefreshRunReport& report) {
+  // Exit 2 when nothing could run: no catalogue, no store (75 when another
+  // process is writing it: try again later).
   auto catalogue = ctx.LoadCatalogue();
   if (!catalogue) {
+    report.error = catalogue.error().message;
     ctx.ReportError(catalogue.error());
+    return kExitUsage;
+  }
+  // The API key (from a file?) before anything is written.
+  auto rcpch = MakeRcpchSource(ctx, *catalogue);
+  if (!rcpch) {
+    report.error = rcpch.error().message;
+    ctx.ReportError(rcpch.error());
     return kExitUsage;
   }
   auto store = ctx.OpenStore(/*read_only=*/args.dry_run);
   if (!store) {
-    ctx.ReportError(store.error());
-    return kExitUsage;
+    report.error = store.error().message;
+    const int code = ctx.ReportError(store.error());
+    return code == kExitTempFail ? code : kExitUsage;
   }
   if (!args.dry_run) {
     auto seeded = SeedMissing(**store, *catalogue);
     if (!seeded) {
+      report.error = seeded.error().message;
       ctx.ReportError(seeded.error());
       return kExitUsage;
     }
+    report.seeded = *seeded;
     if (*seeded > 0) {
       ctx.out << "Seeded " << *seeded << " new datasets from the catalogue\n";
     }
   }
   const RefreshSource nhs_dd = MakeNhsDdSource(ctx, *catalogue);
-  const RefreshSource rcpch = MakeRcpchSource(ctx, *catalogue);
   RefreshFlags flags{args.datasets, args.force, args.dry_run,
                      args.allow_shrink};
   TableReporter reporter;
   auto outcomes =
-      RefreshSources(ctx, **store, flags, {&nhs_dd, &rcpch}, reporter);
+      RefreshSources(ctx, **store, flags, {&nhs_dd, &*rcpch}, reporter);
   if (!outcomes) {
+    report.error = outcomes.error().message;
     ctx.ReportError(outcomes.error());
     return kExitUsage;
   }
+  report.outcomes = *outcomes;
   const bool failed = std::any_of(
       outcomes->begin(), outcomes->end(),
       [](const RefreshOutcome& o) { return o.kind == RefreshKind::kFailed; });
@@ -284,15 +302,41 @@ int RunRefreshAll(Context& ctx, const CommandArgs& args) {
     ctx.out << "Dry run: nothing exported.\n";
   } else {
     const ExportOptions options = MakeExportOptions(args);
-    auto report = ExportStore(**store, options);
-    if (!report) {
-      ctx.ReportError(report.error());
+    auto exported = ExportStore(**store, options);
+    if (!exported) {
+      report.export_error = exported.error().message;
+      ctx.ReportError(exported.error());
       return kExitFailure;
     }
-    PrintExportReport(ctx, options, *report);
+    PrintExportReport(ctx, options, *exported);
+    report.exported = std::move(*exported);
     ctx.out << "Store: " << ctx.global.store_path << "\n";
   }
   return failed ? kExitFailure : kExitOk;
+}
+
+}  // namespace
+
+int RunRefreshAll(Context& ctx, const CommandArgs& args) {
+  RefreshRunReport report;
+  report.started_at = ctx.Now();
+  report.store = ctx.global.store_path;
+  report.dry_run = args.dry_run;
+  report.out_dir = args.out;
+  if (args.json_report.empty()) return RefreshAndExport(ctx, args, report);
+
+  // With --json -, stdout carries the report alone; the table and the
+  // progress go to stderr.
+  Context to_stderr(ctx.err, ctx.err, ctx.env, ctx.global, ctx.command);
+  const int code = RefreshAndExport(
+      args.json_report == "-" ? to_stderr : ctx, args, report);
+  auto written = WriteJsonReport(
+      args.json_report, RefreshReportJson(report, ctx.Now(), code), ctx.out);
+  if (!written) {
+    ctx.ReportError(written.error());
+    return code == kExitOk ? kExitFailure : code;
+  }
+  return code;
 }
 
 }  // namespace datasnap

@@ -223,16 +223,76 @@ int RunHistory(Context& ctx, const CommandArgs& args) {
   return kExitOk;
 }
 
+namespace {
+
+// "36", "1.5": an hours figure as typed.
+std::string TrimNumber(double v) {
+  std::string s = std::to_string(v);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+// What `status --check` alarms on for one dataset; empty when all is well.
+struct Health {
+  bool failed = false;   // the last check failed (last_error)
+  bool overdue = false;  // no successful fetch for too long
+  std::string problem;   // "failed: ...", "overdue: ..."
+};
+
+// A dataset fetched from upstream (a positive sync frequency) is overdue
+// when it was never fetched, or its last successful fetch is older than
+// `max_age_hours`, by default twice its frequency (a whole cycle missed:
+// 48 hours for the daily RCPCH lists, 14 days for the weekly NHS DD pages).
+Health CheckHealth(const DatasetRecord& r, UnixSeconds now,
+                   std::optional<double> max_age_hours) {
+  Health h;
+  h.failed = !r.sync.last_error.empty();
+  const std::int32_t every = r.dataset.sync_frequency_hours;
+  if (every > 0) {
+    const double limit = max_age_hours.value_or(2.0 * every) * 3600;
+    if (!r.sync.last_synced_at) {
+      h.overdue = true;
+      h.problem = "overdue: never fetched";
+    } else if (static_cast<double>(now - *r.sync.last_synced_at) > limit) {
+      h.overdue = true;
+      h.problem = "overdue: last fetched " +
+                  FormatAge(r.sync.last_synced_at, now) + ", " +
+                  (max_age_hours ? "more than --max-age " +
+                                       TrimNumber(*max_age_hours) + " hours"
+                                 : "more than twice its " +
+                                       std::to_string(every) +
+                                       "-hour frequency");
+    }
+  }
+  if (h.failed) {
+    h.problem = "failed: " + r.sync.last_error +
+                (h.problem.empty() ? "" : "; " + h.problem);
+  }
+  return h;
+}
+
+}  // namespace
+
 int RunStatus(Context& ctx, const CommandArgs& args) {
   auto store = ctx.OpenStore(/*read_only=*/true);
   if (!store) return ctx.ReportError(store.error());
   auto datasets = (*store)->Read(ActiveDatasets);
   if (!datasets) return ctx.ReportError(datasets.error());
   const UnixSeconds now = ctx.Now();
+  std::vector<std::pair<std::string, std::string>> unhealthy;  // key, why
+  std::vector<Health> health;
+  for (const DatasetRecord& r : *datasets) {
+    health.push_back(CheckHealth(r, now, args.max_age_hours));
+    if (!health.back().problem.empty()) {
+      unhealthy.emplace_back(r.dataset.key, health.back().problem);
+    }
+  }
 
   if (args.json) {
     OrderedJson array = OrderedJson::array();
-    for (const DatasetRecord& r : *datasets) {
+    for (std::size_t i = 0; i < datasets->size(); ++i) {
+      const DatasetRecord& r = (*datasets)[i];
       OrderedJson j;
       j["key"] = r.dataset.key;
       j["name"] = r.dataset.name;
@@ -245,41 +305,60 @@ int RunStatus(Context& ctx, const CommandArgs& args) {
       j["due"] = IsDue(r, now);
       j["next_due_at"] = TimeOrNull(NextDueAt(r));
       j["last_error"] = TextOrNull(r.sync.last_error);
+      j["failed"] = health[i].failed;
+      j["overdue"] = health[i].overdue;
+      j["problem"] = TextOrNull(health[i].problem);
       array.push_back(std::move(j));
     }
     PrintJson(ctx, array);
+  } else {
+    TextTable table({"KEY", "CATEGORY", "VERSION", "OPTIONS", "LAST SYNCED",
+                     "DUE", "LAST ERROR"});
+    std::size_t with_options = 0, due = 0, errors = 0;
+    for (const DatasetRecord& r : *datasets) {
+      const bool is_due = IsDue(r, now);
+      with_options += r.sync.version > 0;
+      due += is_due;
+      errors += !r.sync.last_error.empty();
+      std::string due_text = is_due ? "now" : "-";
+      if (auto next = NextDueAt(r); next && !is_due) {
+        due_text = FormatAge(*next, now);
+      }
+      std::string error = r.sync.last_error;
+      if (error.size() > 60) {
+        // Cut at a character boundary, not inside a UTF-8 sequence.
+        std::size_t cut = 57;
+        while (cut > 0 &&
+               (static_cast<unsigned char>(error[cut]) & 0xC0) == 0x80) {
+          --cut;
+        }
+        error = error.substr(0, cut) + "...";
+      }
+      table.AddRow({r.dataset.key,
+                    std::string(CategoryName(r.dataset.category)),
+                    VersionText(r.sync.version),
+                    std::to_string(r.sync.option_count),
+                    FormatAge(r.sync.last_synced_at, now), due_text, error});
+    }
+    table.Print(ctx.out);
+    ctx.out << datasets->size() << " datasets: " << with_options
+            << " with options, " << due << " due now, " << errors
+            << " with errors\n";
+  }
+  if (!args.check) return kExitOk;
+  if (unhealthy.empty()) {
+    if (!args.json) {
+      ctx.out << "check: all " << datasets->size() << " datasets healthy\n";
+    }
     return kExitOk;
   }
-
-  TextTable table({"KEY", "CATEGORY", "VERSION", "OPTIONS", "LAST SYNCED",
-                   "DUE", "LAST ERROR"});
-  std::size_t with_options = 0, due = 0, errors = 0;
-  for (const DatasetRecord& r : *datasets) {
-    const bool is_due = IsDue(r, now);
-    with_options += r.sync.version > 0;
-    due += is_due;
-    errors += !r.sync.last_error.empty();
-    std::string due_text = is_due ? "now" : "-";
-    if (auto next = NextDueAt(r); next && !is_due) due_text = FormatAge(*next, now);
-    std::string error = r.sync.last_error;
-    if (error.size() > 60) {
-      // Cut at a character boundary, not inside a UTF-8 sequence.
-      std::size_t cut = 57;
-      while (cut > 0 && (static_cast<unsigned char>(error[cut]) & 0xC0) == 0x80) {
-        --cut;
-      }
-      error = error.substr(0, cut) + "...";
-    }
-    table.AddRow({r.dataset.key, std::string(CategoryName(r.dataset.category)),
-                  VersionText(r.sync.version),
-                  std::to_string(r.sync.option_count),
-                  FormatAge(r.sync.last_synced_at, now), due_text, error});
+  // Named on stderr, for the monitoring that mails or logs it.
+  ctx.err << "datasnap: error: status --check: " << unhealthy.size()
+          << " of " << datasets->size() << " datasets need attention:\n";
+  for (const auto& [key, why] : unhealthy) {
+    ctx.err << "  " << key << ": " << why << "\n";
   }
-  table.Print(ctx.out);
-  ctx.out << datasets->size() << " datasets: " << with_options
-          << " with options, " << due << " due now, " << errors
-          << " with errors\n";
-  return kExitOk;
+  return kExitFailure;
 }
 
 int RunAudit(Context& ctx, const CommandArgs& args) {

@@ -1,6 +1,10 @@
 #include "tools/refresh.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "store/store.h"
@@ -190,30 +194,23 @@ RefreshOutcome Judge(const Planned& p, const FetchResult& result,
   return o;
 }
 
-// Writes the outcome; on a store error the outcome becomes a failure.
-void Commit(Context& ctx, Store& store, const Planned& p,
-            const FetchResult& result, const RefreshSource& source,
-            const std::optional<ParsedOptions>& parsed, RefreshOutcome& o) {
+// Writes the outcome in `txn` and sets its version; any error is returned
+// (the caller's transaction is then to be aborted).
+Status CommitIn(Context& ctx, WriteTxn& txn, const Planned& p,
+                const FetchResult& result, const RefreshSource& source,
+                const std::optional<ParsedOptions>& parsed,
+                RefreshOutcome& o) {
   const std::string& key = p.record.dataset.key;
   const std::string prefix = source.audit_prefix + ".";
   if (o.kind == RefreshKind::kFailed) {
-    auto written = store.Write([&](WriteTxn& txn) {
-      return txn.RecordFailure(key, o.reason, prefix + "failed");
-    });
-    if (!written) {
-      o.reason += " (and recording the failure failed: " +
-                  written.error().message + ")";
-    }
-    return;
+    return txn.RecordFailure(key, o.reason, prefix + "failed");
   }
   CommitAudit audit{prefix + source.first_action, prefix + "updated",
                     prefix + "unchanged", ""};
   Result<CommitResult> committed;
   if (o.not_modified) {
     audit.note = "HTTP 304 Not Modified from " + o.url;
-    committed = store.Write([&](WriteTxn& txn) {
-      return txn.CommitOptions(key, p.current->options, Provenance{}, audit);
-    });
+    committed = txn.CommitOptions(key, p.current->options, Provenance{}, audit);
   } else {
     const HttpResponse& response = *result;
     Provenance provenance;
@@ -231,23 +228,40 @@ void Commit(Context& ctx, Store& store, const Planned& p,
     // changed body only refresh the validators (no version would point at
     // the body).
     const bool new_version = o.kind != RefreshKind::kUnchanged;
-    committed = store.Write([&](WriteTxn& txn) -> Result<CommitResult> {
-      Provenance with_raw = provenance;
-      if (new_version) {
-        DS_TRY(raw, txn.PutRaw(response.body));
-        with_raw.raw_sha256 = std::move(*raw);
-      }
-      DS_CHECK(txn.PutValidators(
-          o.url, {response.etag, response.last_modified, ctx.Now()}));
-      return txn.CommitOptions(key, parsed->options, with_raw, audit);
-    });
+    Provenance with_raw = provenance;
+    if (new_version) {
+      DS_TRY(raw, txn.PutRaw(response.body));
+      with_raw.raw_sha256 = std::move(*raw);
+    }
+    DS_CHECK(txn.PutValidators(
+        o.url, {response.etag, response.last_modified, ctx.Now()}));
+    committed = txn.CommitOptions(key, parsed->options, with_raw, audit);
   }
-  if (!committed) {
-    o.kind = RefreshKind::kFailed;
-    o.reason = "could not write the store: " + committed.error().message;
-    return;
-  }
+  if (!committed) return std::unexpected(committed.error());
   o.version = committed->version;
+  return {};
+}
+
+// Writes one outcome in a transaction of its own; on a store error the
+// outcome becomes a failure (and others keep theirs).
+void CommitAlone(Context& ctx, Store& store, const Planned& p,
+                 const FetchResult& result, const RefreshSource& source,
+                 const std::optional<ParsedOptions>& parsed,
+                 RefreshOutcome& o) {
+  RefreshOutcome attempt;
+  auto written = store.Write([&](WriteTxn& txn) -> Status {
+    attempt = o;  // the write may run again after the map grows
+    return CommitIn(ctx, txn, p, result, source, parsed, attempt);
+  });
+  if (written) {
+    o = std::move(attempt);
+  } else if (o.kind == RefreshKind::kFailed) {
+    o.reason += " (and recording the failure failed: " +
+                written.error().message + ")";
+  } else {
+    o.kind = RefreshKind::kFailed;
+    o.reason = "could not write the store: " + written.error().message;
+  }
 }
 
 void Count(RefreshCounts& c, RefreshKind kind) {
@@ -324,59 +338,141 @@ Result<std::vector<RefreshOutcome>> RefreshSources(
     };
   }
   reporter.Start(ctx.out, plan.size(), flags.dry_run);
-  std::vector<FetchResult> results;
+
+  // Each response is judged (parsed, compared with the current version) by
+  // a worker thread as soon as it arrives, while the other transfers go
+  // on, so that little but the writes is left when the last one lands.
+  std::vector<RefreshOutcome> outcomes(plan.size());
+  std::vector<std::optional<ParsedOptions>> parsed(plan.size());
+  std::vector<std::optional<FetchResult>> fetched(plan.size());
+  std::vector<std::size_t> plan_of(requests.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    if (request_of[i] != SIZE_MAX) plan_of[request_of[i]] = i;
+  }
+  auto judge = [&](std::size_t i) {
+    outcomes[i] = Judge(plan[i], *fetched[i], *plan[i].source, flags, parsed[i]);
+  };
   if (!requests.empty()) {
-    results = MakeCurlHttpClient(options)->FetchAll(requests);
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<std::size_t> queue;
+    bool fetching = true;
+    std::thread worker([&] {
+      for (;;) {
+        std::unique_lock lock(mutex);
+        ready.wait(lock, [&] { return !queue.empty() || !fetching; });
+        if (queue.empty()) return;
+        const std::size_t i = queue.front();
+        queue.pop_front();
+        lock.unlock();
+        judge(i);
+      }
+    });
+    options.on_result = [&](std::size_t r, const FetchResult& result) {
+      {
+        std::lock_guard lock(mutex);
+        fetched[plan_of[r]] = result;
+        queue.push_back(plan_of[r]);
+      }
+      ready.notify_one();
+    };
+    std::vector<FetchResult> results =
+        MakeCurlHttpClient(options)->FetchAll(requests);
+    {
+      std::lock_guard lock(mutex);
+      fetching = false;
+    }
+    ready.notify_one();
+    worker.join();
+    // A client that does not report results one by one: judge them now.
+    for (std::size_t r = 0; r < results.size(); ++r) {
+      if (fetched[plan_of[r]]) continue;
+      fetched[plan_of[r]] = std::move(results[r]);
+      judge(plan_of[r]);
+    }
     if (ctx.env.err_is_terminal) ctx.err << "\r\x1b[K" << std::flush;
   }
 
-  RefreshCounts counts;
-  std::vector<RefreshOutcome> outcomes;
-  outcomes.reserve(plan.size());
+  // Every dataset's outcome, before anything is written.
+  std::vector<bool> to_write(plan.size(), false);
+  static const FetchResult kNoFetch{};
+  auto result_of = [&](std::size_t i) -> const FetchResult& {
+    return fetched[i] ? *fetched[i] : kNoFetch;
+  };
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const Planned& p = plan[i];
-    const RefreshSource& source = *p.source;
-    RefreshOutcome o;
-    o.record = p.record;
-    o.version = p.record.sync.version;
+    RefreshOutcome& o = outcomes[i];
+    if (!p.due || !p.request) {
+      o.record = p.record;
+      o.version = p.record.sync.version;
+    }
     if (!p.due) {
       o.kind = RefreshKind::kSkipped;
     } else if (!p.request) {
       o.reason = p.request_error;
-      if (!flags.dry_run) {
-        std::optional<ParsedOptions> none;
-        Commit(ctx, store, p, FetchResult{}, source, none, o);
-      }
+      to_write[i] = true;
     } else {
-      const FetchResult& result = results[request_of[i]];
-      std::optional<ParsedOptions> parsed;
-      o = Judge(p, result, source, flags, parsed);
-      if (parsed) {
-        for (const std::string& w : parsed->warnings) {
+      if (parsed[i]) {
+        for (const std::string& w : parsed[i]->warnings) {
           ctx.err << "  \u26a0 " << p.record.dataset.name << ": " << w << "\n";
         }
       }
-      if (!flags.dry_run) Commit(ctx, store, p, result, source, parsed, o);
+      to_write[i] = true;
     }
+  }
+  auto summary = [&](const std::vector<RefreshOutcome>& all) {
+    RefreshCounts c;
+    for (const RefreshOutcome& o : all) Count(c, o.kind);
+    return std::to_string(requests.size()) + " checked: " +
+           std::to_string(c.first) + " first versions, " +
+           std::to_string(c.updated) + " updated, " +
+           std::to_string(c.unchanged) + " unchanged, " +
+           std::to_string(c.skipped) + " skipped, " +
+           std::to_string(c.failed) + " failed";
+  };
+
+  // ...then write them all in one transaction (one fsync, not one per
+  // dataset), with the run's audit event. Should that fail, each dataset
+  // is written in a transaction of its own, so that one failing write
+  // costs only its own dataset its result.
+  if (!flags.dry_run) {
+    std::vector<RefreshOutcome> written;
+    auto batch = store.Write([&](WriteTxn& txn) -> Status {
+      written = outcomes;  // the write may run again after the map grows
+      for (std::size_t i = 0; i < plan.size(); ++i) {
+        if (!to_write[i]) continue;
+        DS_CHECK(CommitIn(ctx, txn, plan[i], result_of(i), *plan[i].source,
+                          parsed[i], written[i]));
+      }
+      return txn.AppendAudit(ctx.command, "", summary(written));
+    });
+    if (batch) {
+      outcomes = std::move(written);
+    } else {
+      for (std::size_t i = 0; i < plan.size(); ++i) {
+        if (!to_write[i]) continue;
+        CommitAlone(ctx, store, plan[i], result_of(i), *plan[i].source,
+                    parsed[i], outcomes[i]);
+      }
+      auto logged = store.Write([&](WriteTxn& txn) {
+        return txn.AppendAudit(ctx.command, "", summary(outcomes));
+      });
+      if (!logged) ctx.Warn("could not log the run: " + logged.error().message);
+    }
+  }
+
+  RefreshCounts counts;
+  for (const RefreshOutcome& o : outcomes) {
     Count(counts, o.kind);
     reporter.Report(ctx.out, o, ctx.Now(), flags.dry_run);
-    outcomes.push_back(std::move(o));
+    // Failures also go to stderr, for logs that keep only that (cron mail,
+    // a CI step's annotations), with the prefix of every error.
+    if (o.kind == RefreshKind::kFailed) {
+      ctx.err << "datasnap: error: " << o.record.dataset.key << ": "
+              << o.reason << "\n";
+    }
   }
   reporter.Finish(ctx.out, counts, flags.dry_run);
-
-  if (!flags.dry_run) {
-    const std::string detail =
-        std::to_string(requests.size()) + " checked: " +
-        std::to_string(counts.first) + " first versions, " +
-        std::to_string(counts.updated) + " updated, " +
-        std::to_string(counts.unchanged) + " unchanged, " +
-        std::to_string(counts.skipped) + " skipped, " +
-        std::to_string(counts.failed) + " failed";
-    auto logged = store.Write([&](WriteTxn& txn) {
-      return txn.AppendAudit(ctx.command, "", detail);
-    });
-    if (!logged) ctx.Warn("could not log the run: " + logged.error().message);
-  }
   return outcomes;
 }
 

@@ -117,8 +117,11 @@ int RunRefresh(Context& ctx, const RefreshFlags& flags,
 // The two upstream sources. The catalogue must outlive the source.
 // scrape_command.cc: NHS Data Dictionary pages (NHS_DD_BASE_URL).
 RefreshSource MakeNhsDdSource(const Context& ctx, const Catalogue& catalogue);
-// sync_command.cc: the RCPCH API (EXTERNAL_DATASET_API_URL, _KEY).
-RefreshSource MakeRcpchSource(const Context& ctx, const Catalogue& catalogue);
+// sync_command.cc: the RCPCH API (EXTERNAL_DATASET_API_URL, and the key
+// from EXTERNAL_DATASET_API_KEY or the file EXTERNAL_DATASET_API_KEY_FILE
+// names; kInvalidArgument when that file cannot be read or both are set).
+Result<RefreshSource> MakeRcpchSource(const Context& ctx,
+                                      const Catalogue& catalogue);
 
 // "+2 −1 ~3" (with "reordered" when only the order changed).
 std::string DiffCounts(const OptionsDiff& diff);

@@ -16,6 +16,9 @@ struct SeedTally {
   std::size_t cleared_versions = 0;
   std::vector<std::string> conflicts;  // keys taken by another category
   std::vector<std::string> orphans;    // stored, but gone from the catalogue
+  // --clear: kept because custom versions name them as their parent;
+  // "key (customised by a, b)".
+  std::vector<std::string> kept;
 
   std::size_t Count(UpsertOutcome o) const {
     return std::count_if(outcomes.begin(), outcomes.end(),
@@ -41,6 +44,21 @@ int Seed(Context& ctx, Category category, std::string_view title,
       DS_TRY(all, txn.ListDatasets());
       for (const DatasetRecord& r : *all) {
         if (r.dataset.category != category) continue;
+        // A custom version (deleted or not: it keeps its link) names this
+        // dataset as its parent: removing it would leave the link dangling,
+        // so it stays, versions and all, and is updated below.
+        std::string children;
+        for (const DatasetRecord& c : *all) {
+          if (c.dataset.parent == r.dataset.key &&
+              c.dataset.category != category) {
+            children += (children.empty() ? "" : ", ") + c.dataset.key;
+          }
+        }
+        if (!children.empty()) {
+          t.kept.push_back(r.dataset.key + " (customised by " + children +
+                           ")");
+          continue;
+        }
         DS_TRY(versions, txn.RemoveDataset(r.dataset.key));
         ++t.cleared;
         t.cleared_versions += *versions;
@@ -84,6 +102,7 @@ int Seed(Context& ctx, Category category, std::string_view title,
     if (clear) {
       detail += "; cleared " + std::to_string(t.cleared) + " dataset(s) with " +
                 std::to_string(t.cleared_versions) + " version(s) first";
+      for (const std::string& k : t.kept) detail += "; kept " + k;
     }
     DS_CHECK(txn.AppendAudit(ctx.command, "", detail));
     return t;
@@ -94,6 +113,10 @@ int Seed(Context& ctx, Category category, std::string_view title,
     ctx.out << "Cleared " << tally->cleared << " " << title
             << " dataset(s) with " << tally->cleared_versions
             << " version(s).\n";
+    for (const std::string& k : tally->kept) {
+      ctx.Warn("kept " + k + ": custom versions depend on it; it keeps its "
+               "versions");
+    }
   }
   for (const auto& [dataset, outcome] : tally->outcomes) {
     if (outcome == UpsertOutcome::kUnchanged) continue;

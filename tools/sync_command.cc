@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/rcpch_transform.h"
+#include "core/text.h"
 #include "tools/commands.h"
 #include "tools/refresh.h"
 #include "tools/text_table.h"
@@ -13,6 +14,42 @@ namespace {
 constexpr const char kDefaultApiUrl[] =
     "https://api.rcpch.ac.uk/nhs-organisations/v1";
 constexpr const char kKeyVariable[] = "EXTERNAL_DATASET_API_KEY";
+// A file holding the key (systemd's LoadCredential=, a CI secret file), so
+// the key is in no process environment or unit file.
+constexpr const char kKeyFileVariable[] = "EXTERNAL_DATASET_API_KEY_FILE";
+
+// The API key: EXTERNAL_DATASET_API_KEY, or the contents of the file
+// EXTERNAL_DATASET_API_KEY_FILE names, without surrounding white space;
+// "" when neither is set. Both set, an unreadable or empty file: an error
+// (kInvalidArgument) that never shows the key.
+Result<std::string> ApiKey(const Context& ctx) {
+  const std::string key = ctx.Variable(kKeyVariable);
+  const std::string path = ctx.Variable(kKeyFileVariable);
+  if (path.empty()) return key;
+  if (!key.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string("both ") + kKeyVariable + " and " +
+                    kKeyFileVariable + " are set; set only one of them");
+  }
+  auto contents = ReadWholeFile(path);
+  if (!contents) {
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string(kKeyFileVariable) + ": " +
+                    contents.error().message);
+  }
+  const std::string_view trimmed = TrimAsciiSpace(*contents);
+  if (trimmed.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string(kKeyFileVariable) + ": the file '" + path +
+                    "' is empty; put the API key in it");
+  }
+  if (trimmed.find_first_of("\r\n") != std::string_view::npos) {
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string(kKeyFileVariable) + ": the file '" + path +
+                    "' has more than one line; it must hold the key alone");
+  }
+  return std::string(trimmed);
+}
 
 // base + path with exactly one slash between them.
 std::string JoinUrl(std::string base, std::string_view path) {
@@ -72,10 +109,12 @@ class SyncReporter : public RefreshReporter {
 
 }  // namespace
 
-RefreshSource MakeRcpchSource(const Context& ctx, const Catalogue& catalogue) {
+Result<RefreshSource> MakeRcpchSource(const Context& ctx,
+                                      const Catalogue& catalogue) {
   std::string base = ctx.Variable("EXTERNAL_DATASET_API_URL");
   if (base.empty()) base = kDefaultApiUrl;
-  const std::string api_key = ctx.Variable(kKeyVariable);
+  DS_TRY(key, ApiKey(ctx));
+  const std::string api_key = std::move(*key);
 
   RefreshSource source;
   source.category = Category::kRcpch;
@@ -114,14 +153,18 @@ RefreshSource MakeRcpchSource(const Context& ctx, const Catalogue& catalogue) {
                   std::to_string(result->skipped) + " left out";
     return parsed;
   };
-  source.explain = [has_key = !api_key.empty()](const FetchError& e) {
+  const std::string key_from = ctx.Variable(kKeyFileVariable).empty()
+                                   ? kKeyVariable
+                                   : kKeyFileVariable;
+  source.explain = [has_key = !api_key.empty(), key_from](const FetchError& e) {
     if (e.kind == FetchErrorKind::kHttp &&
         (e.http_status == 401 || e.http_status == 403)) {
       return e.message +
-             (has_key ? "; the key in EXTERNAL_DATASET_API_KEY was refused: set "
-                        "EXTERNAL_DATASET_API_KEY to a valid key"
-                      : "; the API needs a subscription key: set "
-                        "EXTERNAL_DATASET_API_KEY");
+             (has_key ? "; the key in " + key_from + " was refused: set " +
+                            key_from + " to a valid key"
+                      : std::string("; the API needs a subscription key: set "
+                                    "EXTERNAL_DATASET_API_KEY (or "
+                                    "EXTERNAL_DATASET_API_KEY_FILE)"));
     }
     return e.message;
   };
@@ -131,10 +174,14 @@ RefreshSource MakeRcpchSource(const Context& ctx, const Catalogue& catalogue) {
 int RunSyncExternal(Context& ctx, const CommandArgs& args) {
   auto catalogue = ctx.LoadCatalogue();
   if (!catalogue) return ctx.ReportError(catalogue.error());
-  const RefreshSource source = MakeRcpchSource(ctx, *catalogue);
+  auto source = MakeRcpchSource(ctx, *catalogue);
+  if (!source) {
+    ctx.ReportError(source.error());
+    return kExitUsage;
+  }
   RefreshFlags flags{args.datasets, args.force, args.dry_run, args.allow_shrink};
   SyncReporter reporter;
-  return RunRefresh(ctx, flags, source, reporter);
+  return RunRefresh(ctx, flags, *source, reporter);
 }
 
 }  // namespace datasnap

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include <sstream>
@@ -343,6 +344,30 @@ TEST_CASE("results come back in request order; progress counts them") {
   CHECK(events.back().failed == 1);
   CHECK(events.back().total == 3);
   CHECK(events.back().in_flight == 0);
+}
+
+TEST_CASE("on_result hands over each result once, as it settles") {
+  FakeUpstreamServer server;
+  FakeResponse slow = FakeResponse::Ok("slow");
+  slow.delay = milliseconds(300);
+  server.SetScenario("/slow", {slow});
+  server.SetScenario("/fast", {FakeResponse::Ok("fast")});
+  server.SetScenario("/gone", {FakeResponse::Status(404)});
+  std::vector<std::pair<std::size_t, std::string>> handed;  // index, body or "error"
+  FetchOptions o = QuickRetries();
+  o.on_result = [&](std::size_t i, const FetchResult& r) {
+    handed.emplace_back(i, r ? r->body : "error");
+  };
+  const auto results = MakeCurlHttpClient(o)->FetchAll(
+      {Get(server.Url("/slow")), Get(server.Url("/gone")), Get(server.Url("/fast"))});
+  REQUIRE(results.size() == 3);
+  REQUIRE(handed.size() == 3);
+  // The slow one settles last, though it was asked for first.
+  CHECK(handed.back() == std::pair<std::size_t, std::string>{0, "slow"});
+  std::sort(handed.begin(), handed.end());
+  CHECK(handed[0].second == results[0]->body);
+  CHECK(handed[1].second == "error");
+  CHECK(handed[2].second == results[2]->body);
 }
 
 TEST_CASE("URLs: only http and https, file when enabled") {

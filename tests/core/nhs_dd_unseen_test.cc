@@ -1,7 +1,7 @@
 // The "unseen pages" check: ExtractNhsDdCodes against a second, independent
 // set of hand-written data element pages (tests/fixtures/nhs_dd/unseen),
 // built after the real site's WebHelp Responsive / DITA-OT markup
-// (shared/reference/nhsdd-page-structure.md) without looking at the main
+// (core/nhs_dd_extract.h describes it) without looking at the main
 // fixture set. Every expectation in unseen/expected.json was written by hand
 // from core/nhs_dd_extract.h: full national and default lists in page order,
 // retired codes absent and named in a warning, repeated codes named in a

@@ -28,7 +28,7 @@ struct Field {
   Kind kind;
 };
 
-// checktick-behaviour.md §4.1, in the model's order, without the id (the
+// docs/CHECKTICK.md, in the model's order, without the id (the
 // fixture's "pk").
 const std::vector<Field>& ModelFields() {
   static const std::vector<Field> fields = {

@@ -28,17 +28,17 @@ What it checks:
     bytes) and agrees with the others: hashes, counts, versions, keys;
   - each diff's RFC 6902 patch, applied to its `from` snapshot's options
     keyed by value, gives the `to` snapshot's; added/removed/changed,
-    summary and `order` match the two snapshots; FORMATS.md's own
+    summary and `order` match the two snapshots (the patch is applied by
+    the test's own applier and by Debian's python3-jsonpatch); FORMATS.md's own
     apply_diff turns `from` into `to`; `datasnap diff K A B --format json`
     (and `patch`) print the published diff (and its patch);
   - nothing else is in the tree (consecutive diffs aside), and no
     temporary files are left;
   - exporting again into the same directory changes no file (bytes, mtime,
     inode), and exporting into a fresh one gives a byte-identical tree;
-  - the CheckTick fixture is checked field by field against §4.1 of
-    checktick-behaviour.md and the store, and (with python3-django) loads
+  - the CheckTick fixture is checked field by field against docs/CHECKTICK.md and the store, and (with python3-django) loads
     (`loaddata`, twice) into a throwaway Django project whose
-    surveys.DataSet has the fields of §4.1, passes full_clean(), reads back
+    surveys.DataSet has the fields docs/CHECKTICK.md lists, passes full_clean(), reads back
     with the same options in the same order, and dumps (Django's own
     serializer) to exactly the fixture.
 """
@@ -53,6 +53,7 @@ import sys
 import tempfile
 import textwrap
 
+import jsonpatch
 import jsonschema
 
 SCHEMA_NAMES = ("manifest", "org-manifest", "snapshot", "diff",
@@ -378,6 +379,12 @@ def check_diff(diff, before, after, what):
         check(patched == a, f"{what}: patch gives {patched}, not {a}")
     except (KeyError, ValueError, TypeError) as e:
         check(False, f"{what}: patch does not apply: {e!r}")
+    # And with an independent applier, as a client would (python3-jsonpatch).
+    try:
+        patched = jsonpatch.apply_patch(b, diff["patch"])
+        check(patched == a, f"{what}: jsonpatch gives {patched}, not {a}")
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
+        check(False, f"{what}: jsonpatch cannot apply the patch: {e!r}")
     # Paths escape '~' and '/' (RFC 6901).
     for op in diff["patch"]:
         token = op["path"].split("/")[1]
@@ -706,7 +713,7 @@ def indent_options(options):
 
 
 def check_fixture(fixture, tree):
-    """Field by field against checktick-behaviour.md §4.1 and the store."""
+    """Field by field against docs/CHECKTICK.md and the store."""
     what = "checktick fixture"
     tree.validate("checktick-fixture", fixture, what)
     keys = [row["fields"]["key"] for row in fixture]
@@ -787,7 +794,7 @@ class Team(models.Model):
 
 
 class DataSet(models.Model):
-    """CheckTick's surveys.DataSet at a6fccef (checktick-behaviour.md 4.1)."""
+    """CheckTick's surveys.DataSet at a6fccef (docs/CHECKTICK.md)."""
     CATEGORY_CHOICES = [("nhs_dd", "NHS Data Dictionary"),
                         ("external_api", "External API"),
                         ("user_created", "User Created"),
@@ -1297,8 +1304,8 @@ def main():
     django = load_into_django(fixture1, fixture_bytes, tmp)
     if django is None:
         print("NOTE: python3-django is not installed; the CheckTick fixture "
-              "was checked field by field against checktick-behaviour.md "
-              "§4.1 only (apt-get install python3-django to load it)")
+              "was checked field by field against docs/CHECKTICK.md "
+              "only (apt-get install python3-django to load it)")
     elif django:
         print(f"CheckTick fixture: {django['rows']} rows loaded into Django "
               f"{django['django']} (SQLite), full_clean() passed, dumpdata "

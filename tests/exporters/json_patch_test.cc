@@ -1,4 +1,5 @@
 #include "exporters/json_patch.h"
+#include "tests/exporters/json_patch_apply.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

@@ -44,8 +44,8 @@ using testing::Upsert;
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 
-const char* const kTables[] = {"meta", "datasets", "versions", "aliases",
-                               "raw",  "http",     "audit"};
+const char* const kTables[] = {"meta", "datasets", "versions", "options",
+                               "current", "aliases", "raw", "http", "audit"};
 
 using Rows = std::vector<std::pair<std::string, std::string>>;
 using Tables = std::map<std::string, Rows>;
@@ -242,8 +242,8 @@ TEST_CASE("A store of another schema version is refused and left untouched") {
     ErrorCode code;
     std::vector<std::string> mentions;
   } kCases[] = {
-      {"2", ErrorCode::kUnsupported,
-       {"schema version 2", std::to_string(kStoreSchemaVersion), "upgrade"}},
+      {"3", ErrorCode::kUnsupported,
+       {"schema version 3", std::to_string(kStoreSchemaVersion), "upgrade"}},
       {"17", ErrorCode::kUnsupported, {"schema version 17", "upgrade"}},
       {"0", ErrorCode::kCorrupt, {"schema_version", "'0'"}},
       {"banana", ErrorCode::kCorrupt, {"schema_version", "'banana'"}},
@@ -641,6 +641,62 @@ TEST_CASE("CommitOptions stores a new version only when the options change") {
   Upsert(*store, MakeDataset("empty"));
   CHECK_FALSE(GetVersion(*store, "empty", 0).has_value());
   CHECK(ListVersions(*store, "empty").empty());
+}
+
+// The stored canonical bytes of `key`@`version` (0: current), or nullopt.
+std::optional<std::string> OptionsJson(Store& store, const std::string& key,
+                                       std::uint32_t version) {
+  return Must(store.Read([&](const ReadTxn& txn)
+                             -> Result<std::optional<std::string>> {
+    DS_TRY(view, txn.GetOptionsJson(key, version));
+    if (!*view) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(**view));
+  }));
+}
+
+TEST_CASE("GetOptionsJson gives each version's canonical bytes, current by 0") {
+  TempDir dir;
+  FakeClock clock;
+  const std::string path = dir.File("s.lmdb");
+  auto store = MustOpen(path, OptionsWith(clock));
+  Upsert(*store, MakeDataset("k"));
+  Upsert(*store, MakeDataset("never"));
+  const OptionList v1 = MakeOptions(3, "[v1]");
+  const OptionList v2 = MakeOptions(
+      {{"A", "Caf\xc3\xa9 \"q\"", std::nullopt}, {"A1", "tab\there", "A"}});
+  CHECK(OptionsJson(*store, "k", 0) == std::nullopt);
+  Commit(*store, "k", v1);
+  CHECK(OptionsJson(*store, "k", 0) == CanonicalOptionsJson(v1));
+  Commit(*store, "k", v2);
+  CHECK(OptionsJson(*store, "k", 1) == CanonicalOptionsJson(v1));
+  CHECK(OptionsJson(*store, "k", 2) == CanonicalOptionsJson(v2));
+  CHECK(OptionsJson(*store, "k", 0) == CanonicalOptionsJson(v2));
+  Commit(*store, "k", v2);  // unchanged: still version 2
+  CHECK(OptionsJson(*store, "k", 0) == CanonicalOptionsJson(v2));
+  CHECK(OptionsJson(*store, "k", 3) == std::nullopt);
+  CHECK(OptionsJson(*store, "never", 0) == std::nullopt);
+  CHECK(OptionsJson(*store, "missing", 0) == std::nullopt);
+  CHECK(OptionsJson(*store, "", 0) == std::nullopt);
+  CHECK(OptionsJson(*store, std::string(300, 'x'), 0) == std::nullopt);
+  // The current entry names the version and hashes its bytes.
+  {
+    store.reset();
+    RawLmdb raw(path, /*read_only=*/true);
+    const auto current = raw.Get("current", "k");
+    REQUIRE(current.has_value());
+    REQUIRE(current->size() == 36);
+    CHECK(current->substr(0, 4) == std::string("\0\0\0\2", 4));
+    CHECK(raw.Get("options", RawVersionKey("k", 2)) == CanonicalOptionsJson(v2));
+    CHECK_FALSE(raw.Get("current", "never").has_value());
+  }
+  store = MustOpen(path, OptionsWith(clock));
+  Must(store->Write([](WriteTxn& txn) { return txn.RemoveDataset("k"); }));
+  CHECK(OptionsJson(*store, "k", 0) == std::nullopt);
+  CHECK(OptionsJson(*store, "k", 1) == std::nullopt);
+  store.reset();
+  RawLmdb raw(path, /*read_only=*/true);
+  CHECK(raw.Dump("options").empty());
+  CHECK(raw.Dump("current").empty());
 }
 
 TEST_CASE("Each version keeps its provenance exactly") {

@@ -210,6 +210,43 @@ TEST_CASE("seed-nhs-dd --clear removes NHS DD records and their versions") {
             "cleared 48 dataset(s) with 1 version(s)") != std::string::npos);
 }
 
+TEST_CASE("seed-nhs-dd --clear keeps the datasets custom versions depend on") {
+  Cli cli;
+  REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
+  cli.Commit("smoking_status_code", {{"1", "Current smoker", {}},
+                                     {"2", "Ex-smoker", {}}});
+  cli.Commit("ethnic_category", {{"A", "White British", {}}});
+  REQUIRE(cli({"customise", "smoking_status_code", "--org", "acme"}).code ==
+          kExitOk);
+  // A deleted custom version keeps its link too.
+  REQUIRE(cli({"customise", "ethnic_category", "--org", "beta"}).code ==
+          kExitOk);
+  REQUIRE(cli({"delete", "ethnic_category_beta"}).code == kExitOk);
+
+  Run r = cli({"seed-nhs-dd", "--clear"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == kExitOk);
+  CHECK(r.out.find("Cleared 46 NHS Data Dictionary dataset(s) with 0 "
+                   "version(s).") != std::string::npos);
+  CHECK(r.err.find("kept smoking_status_code (customised by "
+                   "smoking_status_code_acme): custom versions depend on "
+                   "it") != std::string::npos);
+  CHECK(r.err.find("kept ethnic_category (customised by "
+                   "ethnic_category_beta)") != std::string::npos);
+  // The parents are there with their versions; no link dangles.
+  CHECK(cli.Json({"show", "smoking_status_code", "--json"})["version"] == 1);
+  CHECK(cli.Json({"history", "ethnic_category", "--json"}).size() == 1);
+  for (const json& d : cli.Json({"list", "--org", "acme", "--json"})) {
+    if (d["parent"].is_string() && !d["parent"].get<std::string>().empty()) {
+      CHECK(cli({"show", d["parent"].get<std::string>()}).code == kExitOk);
+    }
+  }
+  json audit = cli.Json({"audit", "--json", "--limit", "1"});
+  CHECK(audit[0]["detail"].get<std::string>().find(
+            "kept smoking_status_code (customised by "
+            "smoking_status_code_acme)") != std::string::npos);
+}
+
 TEST_CASE("show, history and status after versions are stored") {
   Cli cli;
   REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
@@ -328,7 +365,7 @@ TEST_CASE("dataset names: aliases resolve, unknown keys get suggestions") {
   }
 }
 
-TEST_CASE("a busy store names its writer") {
+TEST_CASE("a busy store names its writer and exits 75 (EX_TEMPFAIL)") {
   Cli cli;
   REQUIRE(cli({"seed-nhs-dd"}).code == kExitOk);
   StoreOptions so;
@@ -336,7 +373,8 @@ TEST_CASE("a busy store names its writer") {
   auto holder = Store::Open(cli.store_, so);
   REQUIRE(holder);
   Run r = cli({"--wait-for-writer", "0", "seed-external"});
-  CHECK(r.code == kExitFailure);
+  CHECK(r.code == kExitTempFail);
+  CHECK(r.code == 75);  // a number schedulers and scripts rely on
   CHECK(r.err.find("another process (pid ") != std::string::npos);
   CHECK(r.err.find("nightly-job") != std::string::npos);
   CHECK(r.err.find("--wait-for-writer") != std::string::npos);

@@ -493,6 +493,77 @@ TEST_CASE("sync-external: the API key is sent and never shown") {
   }
 }
 
+TEST_CASE("sync-external reads the API key from EXTERNAL_DATASET_API_KEY_FILE") {
+  const std::string secret = "file-secret-value";
+  SmallApi api;
+  Cli& cli = api.cli;
+  api.Seed();
+  const std::string key_file = cli.dir_.File("api-key");
+
+  SECTION("trimmed of surrounding white space, sent on every request") {
+    WriteFileMkdirs(key_file, "  " + secret + "\r\n\n");
+    cli.env_.variables["EXTERNAL_DATASET_API_KEY_FILE"] = key_file;
+    Run r = cli({"sync-external"});
+    INFO(Describe(r));
+    CHECK(r.code == 0);
+    REQUIRE(api.server.RequestCount() == 7);
+    for (const auto& req : api.server.Requests()) {
+      INFO(req.path);
+      CHECK(req.Header("Ocp-Apim-Subscription-Key") == secret);
+    }
+    CHECK_FALSE(Contains(cli.all_output_, secret));
+  }
+  SECTION("a refused key names the file variable") {
+    WriteFileMkdirs(key_file, secret + "\n");
+    cli.env_.variables["EXTERNAL_DATASET_API_KEY_FILE"] = key_file;
+    api.server.SetScenario("/trusts/", {FakeResponse::Status(401)});
+    Run r = cli({"sync-external", "--dataset", "nhs_trusts"});
+    INFO(Describe(r));
+    CHECK(r.code == 1);
+    CHECK(Contains(r.out, "the key in EXTERNAL_DATASET_API_KEY_FILE was refused"));
+    CHECK_FALSE(Contains(r.out + r.err, secret));
+  }
+
+  struct Bad {
+    const char* what;
+    std::string contents;  // "" with write = false: no file at all
+    bool write;
+    bool also_plain_key;
+    std::string message;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {"missing file", "", false, false,
+            "EXTERNAL_DATASET_API_KEY_FILE: cannot read '" + key_file + "'"},
+           {"empty file", " \n\t\n", true, false,
+            "EXTERNAL_DATASET_API_KEY_FILE: the file '" + key_file +
+                "' is empty"},
+           {"two lines", "key-one\nkey-two\n", true, false,
+            "has more than one line"},
+           {"both variables", secret, true, true,
+            "both EXTERNAL_DATASET_API_KEY and EXTERNAL_DATASET_API_KEY_FILE "
+            "are set"}}) {
+    INFO(bad.what);
+    std::filesystem::remove(key_file);
+    if (bad.write) WriteFileMkdirs(key_file, bad.contents);
+    cli.env_.variables["EXTERNAL_DATASET_API_KEY_FILE"] = key_file;
+    if (bad.also_plain_key) {
+      cli.env_.variables["EXTERNAL_DATASET_API_KEY"] = "plain";
+    } else {
+      cli.env_.variables.erase("EXTERNAL_DATASET_API_KEY");
+    }
+    for (const char* command : {"sync-external", "refresh"}) {
+      INFO(command);
+      const std::size_t served = api.server.RequestCount();
+      Run r = cli({command});
+      CHECK(r.code == 2);
+      CHECK(Contains(r.err, "datasnap: error: " ));
+      CHECK(Contains(r.err, bad.message));
+      CHECK_FALSE(Contains(r.err, "key-one"));
+      CHECK(api.server.RequestCount() == served);  // nothing fetched
+    }
+  }
+}
+
 TEST_CASE("sync-external joins the base URL with exactly one slash") {
   for (const char* suffix : {"/v1", "/v1/", "/v1//"}) {
     INFO(suffix);

@@ -2,8 +2,7 @@
 """The original's algorithm, for comparison (docs/BENCHMARKS.md).
 
 Follows CheckTick's sync_nhs_dd_datasets / sync_external_datasets as
-/work/shared/reference/checktick-behaviour.md describes them (sections 2.1,
-2.4, 3.1-3.3): one synchronous `requests.get` per dataset, in sequence, no
+docs/CHECKTICK.md describes them ("How the original fetched"): one synchronous `requests.get` per dataset, in sequence, no
 conditional requests; BeautifulSoup with html.parser and the three
 extraction strategies for NHS Data Dictionary pages; `response.json()` and
 the dict transforms for RCPCH; one SQLite write (its own transaction) per

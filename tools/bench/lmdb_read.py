@@ -1,65 +1,50 @@
 #!/usr/bin/python3
 """Read latency of a dataset's current options from Python (docs/BENCHMARKS.md).
 
-  lmdb_read.py STORE KEY ITERATIONS
+  lmdb_read.py STORE_MD STORE KEY ITERATIONS [decoded|json]
 
-Uses docs/STORE.md's reader as it is (one read transaction per call, JSON
-decoding, the SHA-256 check), with Debian's python3-lmdb. The first 10% of
-calls are warm-up. Prints {"key","options","p50_us","p99_us","iterations"}.
+Runs docs/STORE.md's Python code block itself (exec'd from STORE_MD, as
+//tests/store:python_reader_test does), with Debian's python3-lmdb, one read
+transaction per call: decoded (default) times `current_options` (a list of
+dicts), json times `current_options_json` (the stored bytes, SHA-256
+checked, not decoded). The first 10% of calls are warm-up. Prints
+{"key","mode","options","p50_us","p99_us","iterations"}.
 """
-import hashlib
 import json
-import struct
+import re
 import sys
 import time
 
-import lmdb
 
-
-def open_store(path):
-    return lmdb.open(path, subdir=False, readonly=True, lock=True, max_dbs=8)
-
-
-def current_options(env, key):  # docs/STORE.md, "Reading the current options"
-    with env.begin() as txn:
-        aliases = env.open_db(b"aliases", txn=txn, create=False)
-        datasets = env.open_db(b"datasets", txn=txn, create=False)
-        versions = env.open_db(b"versions", txn=txn, create=False)
-        key = (txn.get(key.encode(), db=aliases) or key.encode()).decode()
-        raw = txn.get(key.encode(), db=datasets)
-        if raw is None:
-            return None
-        dataset = json.loads(raw)
-        if dataset["version"] == 0:
-            return None
-        version_key = key.encode() + b"\x00" + struct.pack(">I", dataset["version"])
-        record = json.loads(txn.get(version_key, db=versions))
-    options = record["options"]
-    canonical = json.dumps(options, ensure_ascii=False, separators=(",", ":"))
-    if hashlib.sha256(canonical.encode()).hexdigest() != record["options_sha256"]:
-        raise ValueError(f"options of {key} do not match their SHA-256")
-    return options
-
-
-def main(path, key, iterations):
-    env = open_store(path)
+def main(docs, path, key, iterations, mode):
+    with open(docs, encoding="utf-8") as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    if len(blocks) != 1:
+        sys.exit(f"lmdb_read.py: expected one python block in {docs}")
+    reader = {}
+    exec(blocks[0], reader)
+    read = reader["current_options_json" if mode == "json" else "current_options"]
+    store = reader["open_store"](path)
     warmup = max(1, iterations // 10)
     times = []
     for i in range(warmup + iterations):
         t0 = time.perf_counter()
-        options = current_options(env, key)
+        options = read(store, key)
         t = (time.perf_counter() - t0) * 1e6
         if options is None:
             sys.exit(f"lmdb_read.py: no current options of {key}")
         if i >= warmup:
             times.append(t)
+    count = len(reader["current_options"](store, key))
     times.sort()
     pick = lambda p: times[min(len(times) - 1, int(p * len(times)))]
-    print(json.dumps({"key": key, "options": len(options), "p50_us": round(pick(0.5), 2),
-                      "p99_us": round(pick(0.99), 2), "iterations": iterations}))
+    print(json.dumps({"key": key, "mode": mode, "options": count,
+                      "p50_us": round(pick(0.5), 3), "p99_us": round(pick(0.99), 3),
+                      "iterations": iterations}))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (5, 6) or (len(sys.argv) == 6 and sys.argv[5] not in ("decoded", "json")):
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]),
+         sys.argv[5] if len(sys.argv) == 6 else "decoded")

@@ -6,11 +6,15 @@
 //       changes 1% of the labels, so each is a new version). Prints
 //       {"options":..,"versions":..,"seconds":..,"options_per_s":..,
 //        "commit_ms_p50":..,"file_bytes":..}.
-//   store_bench read STORE KEY ITERATIONS
-//       Opens STORE read-only and reads KEY's current version with its
-//       options ITERATIONS times, one read transaction each (the first
-//       10% are warm-up and not counted). Prints
-//       {"key":..,"options":..,"p50_us":..,"p99_us":..,"iterations":..}.
+//   store_bench read STORE KEY ITERATIONS [decoded|json]
+//       Opens STORE read-only and reads KEY's current options ITERATIONS
+//       times, one read transaction each (the first 10% are warm-up and not
+//       counted): decoded (default), ReadTxn::GetVersion(KEY, 0), the whole
+//       version record with its options as an OptionList; json,
+//       ReadTxn::GetOptionsJson(KEY, 0), a view of the stored canonical
+//       bytes (touched: its first and last byte are read). Prints
+//       {"key":..,"mode":..,"options":..,"bytes":..,"p50_us":..,"p99_us":..,
+//        "iterations":..}.
 //   store_bench synth STORE DATASETS OPTIONS_PER_DATASET
 //       Creates STORE (must not exist) with DATASETS user-created datasets
 //       "synth_00000", ... of OPTIONS_PER_DATASET options each, 500
@@ -138,30 +142,59 @@ int Write(const std::string& path, std::size_t n, int versions) {
   return 0;
 }
 
-int Read(const std::string& path, const std::string& key, int iterations) {
+int Read(const std::string& path, const std::string& key, int iterations,
+         const std::string& mode) {
   auto store = OpenStore(path, true);
+  const bool json = mode == "json";
   std::vector<double> us;
-  std::size_t options = 0;
+  std::size_t options = 0, bytes = 0;
+  unsigned sink = 0;  // keeps the view's bytes live
   const int warmup = std::max(1, iterations / 10);
   for (int i = 0; i < warmup + iterations; ++i) {
+    bool found = false;
     const auto t0 = Clock::now();
-    auto v = store->Read([&](const datasnap::ReadTxn& txn) {
-      return txn.GetVersion(key, 0);
-    });
+    if (json) {
+      auto r = store->Read([&](const datasnap::ReadTxn& txn) -> datasnap::Status {
+        DS_TRY(view, txn.GetOptionsJson(key, 0));
+        if (*view) {
+          found = true;
+          bytes = (*view)->size();
+          sink += static_cast<unsigned char>((*view)->front()) +
+                  static_cast<unsigned char>((*view)->back());
+        }
+        return {};
+      });
+      if (!r) Die("read " + key, r.error());
+    } else {
+      auto v = store->Read([&](const datasnap::ReadTxn& txn) {
+        return txn.GetVersion(key, 0);
+      });
+      if (!v) Die("read " + key, v.error());
+      if (*v) {
+        found = true;
+        options = (*v)->options.size();
+      }
+    }
     const double t = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
-    if (!v) Die("read " + key, v.error());
-    if (!*v) {
+    if (!found) {
       std::cerr << "store_bench: no current version of " << key << "\n";
       return 1;
     }
-    options = (*v)->options.size();
     if (i >= warmup) us.push_back(t);
   }
+  if (json) {
+    // Counted outside the timed loop, from the decoded record.
+    auto v = store->Read([&](const datasnap::ReadTxn& txn) {
+      return txn.GetVersion(key, 0);
+    });
+    if (!v || !*v) Die("read " + key, v ? datasnap::Error{} : v.error());
+    options = (*v)->options.size();
+  }
   std::printf(
-      "{\"key\":\"%s\",\"options\":%zu,\"p50_us\":%.2f,\"p99_us\":%.2f,"
-      "\"iterations\":%d}\n",
-      key.c_str(), options, Percentile(us, 0.5), Percentile(us, 0.99),
-      iterations);
+      "{\"key\":\"%s\",\"mode\":\"%s\",\"options\":%zu,\"bytes\":%zu,"
+      "\"p50_us\":%.3f,\"p99_us\":%.3f,\"iterations\":%d,\"sink\":%u}\n",
+      key.c_str(), json ? "json" : "decoded", options, bytes,
+      Percentile(us, 0.5), Percentile(us, 0.99), iterations, sink);
   return 0;
 }
 
@@ -224,13 +257,16 @@ int main(int argc, char** argv) {
   if (a.size() == 4 && a[0] == "write") {
     return Write(a[1], std::stoul(a[2]), std::stoi(a[3]));
   }
-  if (a.size() == 4 && a[0] == "read") return Read(a[1], a[2], std::stoi(a[3]));
+  if ((a.size() == 4 || a.size() == 5) && a[0] == "read" &&
+      (a.size() == 4 || a[4] == "decoded" || a[4] == "json")) {
+    return Read(a[1], a[2], std::stoi(a[3]), a.size() == 5 ? a[4] : "decoded");
+  }
   if (a.size() == 4 && a[0] == "synth") {
     return Synth(a[1], std::stoi(a[2]), std::stoul(a[3]));
   }
   if (a.size() == 3 && a[0] == "touch") return Touch(a[1], a[2]);
   std::cerr << "usage: store_bench write STORE OPTIONS VERSIONS\n"
-               "       store_bench read STORE KEY ITERATIONS\n"
+               "       store_bench read STORE KEY ITERATIONS [decoded|json]\n"
                "       store_bench synth STORE DATASETS OPTIONS_PER_DATASET\n"
                "       store_bench touch STORE KEY\n";
   return 2;
