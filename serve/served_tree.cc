@@ -114,6 +114,7 @@ class ServedTreeBuilder : public TreeSink {
       auto resource = std::make_shared<Resource>();
       resource->content_type = std::move(draft.content_type);
       resource->immutable = draft.immutable;
+      resource->private_cache = path.starts_with("orgs/");
       resource->negotiated = draft.negotiated;
       for (auto& [coding, rep] : draft.by_coding) {
         resource->representations.push_back(std::move(rep));

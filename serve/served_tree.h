@@ -49,6 +49,9 @@ struct Resource {
   // Content-named (its name never changes content): cached forever.
   // Else (manifests, current.json) revalidated on every use.
   bool immutable = false;
+  // An organisation's (orgs/<org>/...): caches shared between users must
+  // not keep it (Cache-Control: private), as deploy/nginx/datasnap.conf.
+  bool private_cache = false;
   // Several encodings to choose from by Accept-Encoding: Vary on it.
   bool negotiated = false;
   std::vector<Representation> representations;  // identity first

@@ -24,6 +24,16 @@ constexpr char kAllow[] = "GET, HEAD, OPTIONS";
 constexpr char kImmutable[] = "public, max-age=31536000, immutable";
 // Manifests and current.json: revalidate every time (a cheap 304).
 constexpr char kNoCache[] = "no-cache";
+// The same for an organisation's files: no shared cache keeps them.
+constexpr char kPrivateImmutable[] = "private, max-age=31536000, immutable";
+constexpr char kPrivateNoCache[] = "private, no-cache";
+
+const char* CacheControl(const Resource& resource) {
+  if (resource.private_cache) {
+    return resource.immutable ? kPrivateImmutable : kPrivateNoCache;
+  }
+  return resource.immutable ? kImmutable : kNoCache;
+}
 
 void AddCors(MHD_Response* r) {
   MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
@@ -56,8 +66,7 @@ MHD_Response* TextResponse(const std::string& text) {
 void AddRepresentationHeaders(MHD_Response* r, const Resource& resource,
                               const Representation& rep) {
   MHD_add_response_header(r, "ETag", rep.etag.c_str());
-  MHD_add_response_header(r, "Cache-Control",
-                          resource.immutable ? kImmutable : kNoCache);
+  MHD_add_response_header(r, "Cache-Control", CacheControl(resource));
   if (resource.negotiated) {
     MHD_add_response_header(r, "Vary", "Accept-Encoding");
   }

@@ -301,15 +301,18 @@ TEST_CASE("serve answers every file of an export of the store with its bytes") {
     CHECK(plain.headers.count("content-encoding") == 0);
     CHECK(plain.body == json);
     const bool manifest = stem.ends_with("manifest.json");
+    // An organisation's files: as nginx's rules, no shared cache.
+    const std::string scope = path.starts_with("orgs/") ? "private" : "public";
     if (!manifest) {
       CHECK(plain.headers["etag"] == Quoted(Sha256Hex(json)));
       CHECK(plain.headers["cache-control"] ==
-            "public, max-age=31536000, immutable");
+            scope + ", max-age=31536000, immutable");
       // The hash in the name is the JSON's.
       const std::string name = fs::path(stem).stem().string();
       CHECK(Sha256Hex(json).substr(0, 12) == name.substr(name.find('.') + 1));
     } else {
-      CHECK(plain.headers["cache-control"] == "no-cache");
+      CHECK(plain.headers["cache-control"] ==
+            (scope == "private" ? "private, no-cache" : "no-cache"));
       Reply zstd = Get(port, "/" + stem, {"Accept-Encoding: zstd"});
       CHECK(zstd.headers["content-encoding"] == "zstd");
       CHECK(Unzstd(zstd.body) == json);
@@ -393,6 +396,30 @@ TEST_CASE("--org serves the public tree and only that organisation's") {
   CHECK(Get(server->port(), "/manifest.json").status == 200);
   CHECK(Get(server->port(), "/orgs/org-7/manifest.json").status == 200);
   CHECK(Get(server->port(), "/orgs/org-12/manifest.json").status == 404);
+
+  // Every file of the export in the public tree and in orgs/org-7/ is
+  // served with its bytes; no other organisation's.
+  ExportOptions export_options;
+  export_options.out_dir = dir.File("out");
+  REQUIRE(ExportStore(**store, export_options).has_value());
+  std::size_t served = 0, hidden = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir.File("out"))) {
+    if (!e.is_regular_file()) continue;
+    const std::string path =
+        fs::relative(e.path(), dir.File("out")).generic_string();
+    INFO(path);
+    Reply r = Get(server->port(), "/" + path);
+    if (path.starts_with("orgs/") && !path.starts_with("orgs/org-7/")) {
+      CHECK(r.status == 404);
+      ++hidden;
+      continue;
+    }
+    CHECK(r.status == 200);
+    CHECK(r.body == testing::ReadFile(e.path().string()));
+    ++served;
+  }
+  CHECK(served > 20);
+  CHECK(hidden > 0);
 }
 
 TEST_CASE("hostile requests get a 4xx and the server stays up") {
@@ -616,6 +643,31 @@ TEST_CASE("datasnap serve prints its URL and exits 0 on SIGTERM and SIGINT") {
     const auto port = static_cast<std::uint16_t>(
         std::stoi(url.substr(std::string("http://127.0.0.1:").size())));
     CHECK(Get(port, "/manifest.json").status == 200);
+    if (sig == SIGTERM) {
+      // Another process writes (`datasnap import`) while serve runs: the
+      // next request serves the new dataset, without a restart.
+      const std::string list = dir.File("imported.txt");
+      {
+        std::FILE* f = std::fopen(list.c_str(), "w");
+        REQUIRE(f != nullptr);
+        std::fputs("A - Apple\nB - Banana\n", f);
+        std::fclose(f);
+      }
+      CHECK(Get(port, "/datasets/served_import/current.json").status == 404);
+      const std::string cmd = "tools/datasnap --store '" + store +
+                              "' import served_import --name 'Served import' "
+                              "--file '" + list + "' > /dev/null";
+      REQUIRE(std::system(cmd.c_str()) == 0);
+      Reply current = Get(port, "/datasets/served_import/current.json");
+      CHECK(current.status == 200);
+      CHECK(current.body.find("Banana") != std::string::npos);
+      const json manifest = json::parse(Get(port, "/manifest.json").body);
+      bool listed = false;
+      for (const json& d : manifest["datasets"]) {
+        listed = listed || d["key"] == "served_import";
+      }
+      CHECK(listed);
+    }
     kill(pid, sig);
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
