@@ -13,7 +13,7 @@
 // "<stem>.<h>.json" (negotiated: its gzip and zstd representations are the
 // bytes of the .json.gz and .json.zst files) and, per dataset,
 // "datasets/<key>/current.json" (the current snapshot under a mutable
-// name). docs/SERVE.md lists them.
+// name). docs/SERVING.md lists them.
 #ifndef DATASNAP_SERVE_SERVED_TREE_H_
 #define DATASNAP_SERVE_SERVED_TREE_H_
 

@@ -12,7 +12,7 @@
 // writer commits is served from the next request on, whole: the tree is
 // rebuilt when the transaction's id differs from the tree's (LMDB's id
 // grows with every write), reusing the compressed bytes of the tree before.
-// Requests never write and never block the writer. docs/SERVE.md describes
+// Requests never write and never block the writer. docs/SERVING.md describes
 // the paths, headers, limits and errors.
 #ifndef DATASNAP_SERVE_SERVER_H_
 #define DATASNAP_SERVE_SERVER_H_
@@ -38,7 +38,8 @@ struct ServeOptions {
   ServeScope scope;
   // Threads answering requests. Default: 0, one per CPU.
   unsigned threads = 0;
-  // Connections at once; more are closed as they come. Default: 1024.
+  // Connections at once; more are not accepted (they wait in the kernel's
+  // listen backlog) until one closes. Default: 1024.
   unsigned max_connections = 1024;
   // A connection idle (or sending its request) this long is closed: slow
   // clients cannot hold one. Default: 30 s.

@@ -161,7 +161,9 @@ const std::vector<CommandSpec>& Commands() {
        RunExport},
       {"serve", {},
        "Serve the export's files over HTTP straight from the store "
-       "(read-only; new versions appear without a restart; docs/SERVE.md)",
+       "(--store; read-only; each request reads the store, so new versions "
+       "appear without a restart; SIGTERM drains and exits 0; "
+       "docs/SERVING.md)",
        [](CLI::App& sub, CommandArgs& args) {
          sub.add_option("--listen", args.listen,
                         "HOST:PORT to listen on, IPv4 or [IPv6] (default "
@@ -178,7 +180,8 @@ const std::vector<CommandSpec>& Commands() {
                         "worker threads (default: one per core)")
              ->check(CLI::Range(0u, 256u));
          sub.add_option("--max-connections", args.max_connections,
-                        "connections at once; more are refused (default 1024)")
+                        "connections at once; more wait unanswered in the "
+                        "listen backlog until one closes (default 1024)")
              ->check(CLI::Range(1u, 100000u));
          sub.add_option("--timeout", args.idle_timeout,
                         "seconds before an idle or too slow connection is "
