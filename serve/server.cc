@@ -127,6 +127,14 @@ struct Server::State {
   std::mutex rebuild_mutex;  // one rebuild at a time
   std::uint64_t failed_generation = 0;
 
+  // The library's messages (one per malformed request, ...), at most
+  // kLibraryLinesPerMinute a minute: a hostile client cannot fill the log.
+  static constexpr int kLibraryLinesPerMinute = 20;
+  std::mutex library_log_mutex;
+  std::chrono::steady_clock::time_point library_log_window{};
+  int library_log_lines = 0;
+  int library_log_dropped = 0;
+
   MHD_Response* not_found = nullptr;
   MHD_Response* method_not_allowed = nullptr;
   MHD_Response* preflight = nullptr;
@@ -258,7 +266,25 @@ void LogFromLibrary(void* cls, const char* fmt, va_list ap) {
   std::vsnprintf(line, sizeof line, fmt, ap);
   std::string_view text(line);
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  static_cast<Server::State*>(cls)->Warn(text);
+  auto* state = static_cast<Server::State*>(cls);
+  std::lock_guard lock(state->library_log_mutex);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - state->library_log_window >= std::chrono::minutes(1)) {
+    if (state->library_log_dropped > 0) {
+      state->Warn(std::to_string(state->library_log_dropped) +
+                  " more messages of the HTTP library in the last minute "
+                  "were not logged");
+    }
+    state->library_log_window = now;
+    state->library_log_lines = 0;
+    state->library_log_dropped = 0;
+  }
+  if (state->library_log_lines >= Server::State::kLibraryLinesPerMinute) {
+    ++state->library_log_dropped;
+    return;
+  }
+  ++state->library_log_lines;
+  state->Warn(text);
 }
 
 }  // namespace
