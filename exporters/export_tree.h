@@ -2,7 +2,7 @@
 // publishes, their bytes, and the order they go out in. One source of truth
 // for the two ways datasnap publishes: `datasnap export` writes the files
 // to a directory (export.h), `datasnap serve` keeps them in memory and
-// answers HTTP requests with them (tools/serve/).
+// answers HTTP requests with them (serve/).
 //
 //   auto data = store.Read([](const ReadTxn& txn) { return ReadExportable(txn); });
 //   MySink sink;                      // a TreeSink: where the files go
