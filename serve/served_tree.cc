@@ -52,7 +52,14 @@ class ServedTreeBuilder : public TreeSink {
   Status Publish(const TreeFile& file, const std::string& bytes,
                  const std::string& sha256, const std::string& json) override {
     const bool immutable = !file.manifest;
-    auto shared = Intern(bytes);
+    // The previous tree's copy when it has these bytes (Encode took them
+    // from it): trees share them rather than holding one copy each.
+    std::shared_ptr<const std::string> shared;
+    if (file.encoding != "identity") {
+      shared = Reuse(file.json_sha256, file.encoding);
+      if (shared != nullptr && *shared != bytes) shared = nullptr;
+    }
+    if (shared == nullptr) shared = Intern(bytes);
     if (file.encoding == "identity") {
       // The document itself (a manifest, a FHIR file).
       AddDocument(file.path, immutable, Coding::kIdentity, shared, sha256);

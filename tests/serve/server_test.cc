@@ -30,6 +30,7 @@
 #include "core/sha256.h"
 #include "exporters/export.h"
 #include "serve/http_rules.h"
+#include "serve/served_tree.h"
 #include "serve/server.h"
 #include "store/store.h"
 #include "tests/support/temp_dir.h"
@@ -334,6 +335,55 @@ TEST_CASE("serve answers every file of an export of the store with its bytes") {
     CHECK(current.headers["cache-control"] == "no-cache");
     CHECK(current.headers["etag"] == Quoted(Sha256Hex(current.body)));
   }
+}
+
+TEST_CASE("a rebuilt tree reuses the compressed bytes of unchanged documents") {
+  TempDir dir;
+  auto store = Store::Open(MakeStore(dir), StoreOptions{});
+  REQUIRE(store.has_value());
+  auto build = [&](const ServedTree* previous) {
+    auto tree = (*store)->Read([&](const ReadTxn& txn) {
+      return BuildServedTree(txn, ServeScope{}, previous);
+    });
+    REQUIRE(tree.has_value());
+    return *tree;
+  };
+  const auto before = build(nullptr);
+  // One dataset gets a new version; the others' documents are unchanged.
+  DatasetRecord changed;
+  REQUIRE((*store)->Write([&](WriteTxn& txn) -> Status {
+    DS_TRY(all, txn.ListDatasets());
+    changed = all->front();
+    auto list = OptionList::Make({Option{"new", "A new option", {}, false}});
+    if (!list) return std::unexpected(list.error());
+    DS_CHECK(txn.CommitOptions(changed.dataset.key, *list, Provenance{}));
+    return {};
+  }).has_value());
+  const auto after = build(before.get());
+  CHECK(after->generation() > before->generation());
+
+  std::size_t shared = 0, fresh = 0;
+  for (const std::string& path : after->Paths()) {
+    const Resource* now = after->Find(path);
+    const Resource* then = before->Find(path);
+    if (then == nullptr || now == then) continue;  // new, or retained as is
+    for (const Representation& rep : now->representations) {
+      if (rep.coding == Coding::kIdentity) continue;
+      for (const Representation& old : then->representations) {
+        if (old.coding != rep.coding || old.etag != rep.etag) continue;
+        // The same content: the very bytes of the tree before, not
+        // compressed again.
+        INFO(path << " " << CodingName(rep.coding));
+        CHECK(old.bytes.get() == rep.bytes.get());
+        ++shared;
+      }
+    }
+  }
+  for (const std::string& path : after->Paths()) {
+    if (before->Find(path) == nullptr) ++fresh;
+  }
+  CHECK(shared > 20);  // the manifests and current.json changed, not these
+  CHECK(fresh > 0);    // the new version's files
 }
 
 TEST_CASE("304s, HEAD, OPTIONS, CORS, 404 and 405") {
