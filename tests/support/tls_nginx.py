@@ -102,6 +102,7 @@ http {{
         listen {listen};
         ssl_certificate {s}/cert.pem;
         ssl_certificate_key {s}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;  # 1.22's default lacks 1.3
         root {self.root};
         index index.json index.html;
         etag on;
