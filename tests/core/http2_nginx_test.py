@@ -7,7 +7,9 @@ end), for one batch of requests through tests/core/http2_fetch:
   and never more than --streams of them in progress at once, while at least
   two were (they did share the connection concurrently);
 - HTTP/1.1 (the same nginx without http2): --per-host connections, never
-  more than that many requests at once: the old behaviour stays.
+  more than that many requests at once: the old behaviour stays;
+- a second batch from the same client, conditional (If-None-Match): all
+  304, over the same connection(s) as the first.
 
 Responses are slowed by nginx's limit_rate (60 kB at 200 kB/s, ~0.3 s
 each), so that overlapping requests overlap visibly in the log.
@@ -40,13 +42,15 @@ def check(ok, what):
 
 
 def fetch(server, args, n):
+    """The batch's lines, then the conditional second batch's."""
     urls = [f"{server.base_url}/p{i:02}.html" for i in range(n)]
-    r = subprocess.run([FETCH, "--ca", server.ca_file] + args + urls,
+    r = subprocess.run([FETCH, "--ca", server.ca_file, "--conditional"] + args + urls,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = r.stdout.splitlines()
-    if r.returncode != 0 or len(lines) != n:
+    if r.returncode != 0 or len(lines) != 2 * n:
         sys.exit(f"http2_fetch failed ({r.returncode}):\n{r.stdout}{r.stderr}")
-    return [line.split(" ", 2) for line in lines]
+    split = [line.split(" ", 2) for line in lines]
+    return split[:n], split[n:]
 
 
 def settled_log(server, n):
@@ -77,12 +81,18 @@ def main():
         n = PAGES if cap > 1 else 8
         with TlsNginx(work / name.replace(" ", "_").replace(",", ""), root,
                       http2=http2, limit_rate=RATE) as server:
-            results = fetch(server, args, n)
-            entries = settled_log(server, n)
+            results, again = fetch(server, args, n)
+            logged = settled_log(server, 2 * n)
+        entries, entries_again = logged[:n], logged[n:]
         check(all(r[0] == "200" for r in results), f"{name}: {n} responses, all 200")
+        check(all(r[0] == "304" and r[1] == protocol for r in again),
+              f"{name}: the conditional batch: all 304 over {protocol}")
+        check({e.connection for e in entries_again} <= {e.connection for e in entries},
+              f"{name}: the conditional batch reused the first batch's connection(s)")
         check(all(r[1] == protocol for r in results),
               f"{name}: the client saw {protocol} (saw {sorted({r[1] for r in results})})")
-        check(len(entries) == n, f"{name}: nginx logged {len(entries)} requests, want {n}")
+        check(len(logged) == 2 * n,
+              f"{name}: nginx logged {len(logged)} requests, want {2 * n}")
         used = {e.connection for e in entries}
         check(len(used) == connections,
               f"{name}: {len(used)} connection(s) used, want {connections}")
