@@ -17,6 +17,7 @@ last long enough for a test to see which of them overlapped.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -112,6 +113,10 @@ http {{
 """
 
     def __enter__(self):
+        for tool in (NGINX, shutil.which("openssl") or "openssl"):
+            if not os.path.isabs(tool) or not os.access(tool, os.X_OK):
+                raise RuntimeError(f"{tool} is not installed: `tools/dev setup` installs "
+                                   "Debian's nginx and openssl")
         self._certificate()
         conf = self.state / "nginx.conf"
         conf.write_text(self._config())
