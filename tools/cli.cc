@@ -414,9 +414,12 @@ std::string Context::Variable(const std::string& name) const {
 FetchOptions Context::MakeFetchOptions() const {
   FetchOptions options;
   options.user_agent = Lookup(env, "DATASNAP_USER_AGENT");  // "" = default
+  options.ca_file = Lookup(env, "DATASNAP_CA_FILE");        // "" = system's
   if (global.jobs > 0) {
     options.max_connections = global.jobs;
     options.max_per_host = std::min(options.max_per_host, global.jobs);
+    options.max_streams_per_host =
+        std::min(options.max_streams_per_host, global.jobs);
   }
   return options;
 }
@@ -514,8 +517,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
                  "(default 10)")
       ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--jobs", global.jobs,
-                 "upstream transfers at once (default 8, at most 2 per "
-                 "host); 1 fetches one page at a time")
+                 "upstream transfers at once (default 8; per host at most 2 "
+                 "connections over HTTP/1.1, 6 streams of one connection "
+                 "over HTTP/2); 1 fetches one page at a time")
       ->check(CLI::Range(1, 64));
   app.add_option("--actor", global.actor,
                  "who is acting, for the audit log (default: login name)");
