@@ -373,7 +373,8 @@ Result<std::unique_ptr<Server>> Server::Start(Store& store,
   if (address->ipv6) flags |= MHD_USE_IPv6;
   State* raw = state.get();
   state->daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &HandleRequest, raw,
+      // The port again only for the library's messages (SOCK_ADDR rules).
+      flags, address->port, nullptr, nullptr, &HandleRequest, raw,
       MHD_OPTION_EXTERNAL_LOGGER, &LogFromLibrary, raw,
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),
       MHD_OPTION_THREAD_POOL_SIZE, threads,
