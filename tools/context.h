@@ -45,6 +45,7 @@ struct CommandArgs {
   std::string out;  // --out DIR
   bool all_versions = false;
   bool prune = false;
+  bool verify = false;  // export: build everything, decode every file
   bool fhir = false;
   std::string checktick_fixture;
   std::optional<std::uint32_t> from;  // diff FROM [TO]
