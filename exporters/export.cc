@@ -633,8 +633,9 @@ Status BuildDatasets(const ReadTxn& txn,
 // this sink writes only the manifests.
 class ManifestSink : public TreeSink {
  public:
-  ManifestSink(Tree& tree, const EntryIndex& kept, const EntryIndex& built)
-      : tree_(tree), kept_(kept), built_(built) {}
+  ManifestSink(Tree& tree, const EntryIndex& kept, const EntryIndex& built,
+               unsigned workers)
+      : tree_(tree), kept_(kept), built_(built), workers_(workers) {}
 
   std::optional<ManifestEntry> Reuse(const ExportableDataset& dataset,
                                      const std::string& prefix) override {
@@ -649,6 +650,12 @@ class ManifestSink : public TreeSink {
   Result<std::string> Encode(const TreeFile& file,
                              const std::string& json) override {
     if (!file.manifest) return Unbuilt(file);
+    // A manifest is mutable, so its gzip bytes need not match a one-thread
+    // encoder's: the public one lists every dataset (megabytes at 10,000),
+    // and level 9 on one core would be most of an incremental export.
+    if (file.encoding == "gzip") {
+      return GzipCompressParallel(json, kExportGzipLevel, workers_);
+    }
     return EncodeDocument(file.encoding, json);
   }
 
@@ -672,6 +679,7 @@ class ManifestSink : public TreeSink {
   Tree& tree_;
   const EntryIndex& kept_;
   const EntryIndex& built_;
+  unsigned workers_;
   bool manifest_changed_ = false;
 };
 
@@ -810,7 +818,7 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
     DS_CHECK(BuildDatasets(txn, *headers, todo, tree_options, workers, tree,
                            built));
     // Everything the manifests name is durable now: write them.
-    ManifestSink sink(tree, kept, built);
+    ManifestSink sink(tree, kept, built, workers);
     DS_TRY(summary, BuildExportTree(*headers, tree_options, sink));
     report.datasets = summary->datasets;
     report.organizations = summary->organizations;
