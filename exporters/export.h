@@ -18,10 +18,20 @@
 // so a name never changes content and a CDN may cache it forever.
 //
 // Same store, same bytes. Files that already hold the right content are
-// left alone; new files are written under temporary names, synced and
-// renamed into place; the manifest goes last, so a reader never sees it
-// point at a missing file. Files of earlier exports stay (clients may hold
-// an old manifest) unless `prune`.
+// left alone; new files are written under temporary names, synced (in
+// batches) and renamed into place; the manifests go last, once everything
+// they name is durable, so a reader never sees one point at a missing file.
+// Files of earlier exports stay (clients may hold an old manifest) unless
+// `prune`.
+//
+// Incremental: the manifests already in `out_dir` say what an earlier
+// export published. A dataset whose manifest entry is still what this
+// export would list, and whose listed files are all there at their listed
+// sizes, keeps its entry: its options are not read and nothing of it is
+// compressed or written. The others are built, on every core. `verify`
+// (or `prune`) builds every dataset instead, checking each existing file
+// by decoding it and repairing what is wrong (docs/FORMATS.md,
+// "Incremental export").
 //
 // The files and their bytes come from export_tree.h, which `datasnap
 // serve` shares; this module writes them.
@@ -51,6 +61,12 @@ struct ExportOptions {
   // When set, also write a Django fixture of CheckTick's DataSet model
   // here. Default: none.
   std::string checktick_fixture;
+  // Build every dataset and check every existing file by decoding it
+  // (repairing damaged ones), rather than trusting the earlier manifests'
+  // entries whose files are present at their listed sizes. Default: false.
+  bool verify = false;
+  // Threads that build and compress datasets. Default 0: one per core.
+  unsigned workers = 0;
 };
 
 struct ExportReport {
@@ -58,10 +74,13 @@ struct ExportReport {
   std::size_t organizations = 0;     // with a manifest of their own
   std::size_t files_written = 0;     // new or repaired files
   std::size_t files_unchanged = 0;   // already there with the right content
+  std::size_t datasets_built = 0;    // the others kept their earlier entry
   std::size_t files_pruned = 0;
   std::uint64_t bytes_written = 0;
   bool manifest_changed = false;
-  std::vector<std::string> written;  // paths relative to out_dir, in order
+  // Paths relative to out_dir in the order they were renamed into place
+  // (workers interleave; the manifests are always last).
+  std::vector<std::string> written;
   // Datasets left out for a reason the operator should fix.
   std::vector<std::string> warnings;
 };

@@ -117,7 +117,7 @@ Result<ManifestEntry> PublishDataset(Publisher& out, const ExportableDataset& e,
     OptionsDiff diff = DiffOptions(v.options, current.options);
     DS_TRY(doc, publish_diff(v, current, diff));
     entry.diffs.push_back(
-        {v.version, current.version, std::move(diff), std::move(*doc)});
+        {v.version, current.version, Summarize(diff), std::move(*doc)});
   }
 
   if (options.fhir) {
@@ -130,7 +130,26 @@ Result<ManifestEntry> PublishDataset(Publisher& out, const ExportableDataset& e,
   return entry;
 }
 
+// The sink's entry for the dataset when it has one, else the one built.
+Result<ManifestEntry> DatasetEntry(Publisher& out, TreeSink& sink,
+                                   const ExportableDataset& e,
+                                   const VersionRecord& current,
+                                   const std::string& prefix,
+                                   const TreeOptions& options) {
+  if (std::optional<ManifestEntry> kept = sink.Reuse(e, prefix)) {
+    kept->record = &e.record;
+    kept->current = &current;
+    return std::move(*kept);
+  }
+  return PublishDataset(out, e, current, prefix, options);
+}
+
 }  // namespace
+
+std::optional<ManifestEntry> TreeSink::Reuse(const ExportableDataset&,
+                                             const std::string&) {
+  return std::nullopt;
+}
 
 Result<std::string> TreeSink::Encode(const TreeFile& file,
                                      const std::string& json) {
@@ -178,7 +197,7 @@ Result<TreeSummary> BuildExportTree(const std::vector<ExportableDataset>& data,
     const VersionRecord* current = CurrentVersion(e);
     if (current == nullptr) continue;
     if (d.is_global) {
-      DS_TRY(entry, PublishDataset(out, e, *current, "", options));
+      DS_TRY(entry, DatasetEntry(out, sink, e, *current, "", options));
       entries.push_back(std::move(*entry));
     } else if (!d.organization.empty()) {
       // The name becomes a folder: only key-like names (the CLI allows no
@@ -190,8 +209,8 @@ Result<TreeSummary> BuildExportTree(const std::vector<ExportableDataset>& data,
         continue;
       }
       // Under orgs/<org>/ so that a CDN can put access control there.
-      DS_TRY(entry, PublishDataset(out, e, *current,
-                                   "orgs/" + d.organization + "/", options));
+      DS_TRY(entry, DatasetEntry(out, sink, e, *current,
+                                 "orgs/" + d.organization + "/", options));
       by_org[d.organization].push_back(std::move(*entry));
     }
     // A dataset neither global nor an organisation's is not published.

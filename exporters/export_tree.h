@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 
 #include "core/error.h"
 #include "core/model.h"
+#include "exporters/formats.h"
 #include "store/store.h"
 
 namespace datasnap {
@@ -55,6 +57,8 @@ struct TreeFile {
   std::string current_alias;
 };
 
+struct ExportableDataset;
+
 // Where the files go.
 class TreeSink {
  public:
@@ -73,6 +77,14 @@ class TreeSink {
   virtual Status Publish(const TreeFile& file, const std::string& bytes,
                          const std::string& sha256,
                          const std::string& json) = 0;
+  // The manifest entry of `dataset` under `prefix` ("" or "orgs/<org>/")
+  // when the sink has it already, from an earlier build whose files still
+  // stand: BuildExportTree then lists it as it is (setting its record and
+  // current version) and neither builds nor publishes any of the dataset's
+  // files, so the dataset's versions need no options. The default has
+  // none: every dataset is built.
+  virtual std::optional<ManifestEntry> Reuse(const ExportableDataset& dataset,
+                                             const std::string& prefix);
 };
 
 // `json` compressed as the tree publishes it: "zstd" at level 19, "gzip" at

@@ -45,16 +45,21 @@ OrderedJson DocumentJson(const PublishedDocument& d) {
   return j;
 }
 
-OrderedJson SummaryJson(const OptionsDiff& diff) {
+OrderedJson SummaryJson(const DiffSummary& summary) {
   OrderedJson s;
-  s["added"] = diff.added.size();
-  s["removed"] = diff.removed.size();
-  s["changed"] = diff.changed.size();
-  s["reordered"] = diff.reordered;
+  s["added"] = summary.added;
+  s["removed"] = summary.removed;
+  s["changed"] = summary.changed;
+  s["reordered"] = summary.reordered;
   return s;
 }
 
 }  // namespace
+
+DiffSummary Summarize(const OptionsDiff& diff) {
+  return {diff.added.size(), diff.removed.size(), diff.changed.size(),
+          diff.reordered};
+}
 
 OrderedJson SnapshotJson(const DatasetRecord& record,
                          const VersionRecord& version) {
@@ -85,7 +90,7 @@ OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
   j["to"] = to.version;
   j["from_sha256"] = from.options_sha256;
   j["to_sha256"] = to.options_sha256;
-  j["summary"] = SummaryJson(diff);
+  j["summary"] = SummaryJson(Summarize(diff));
   j["added"] = OptionArray(diff.added);
   j["removed"] = OptionArray(diff.removed);
   OrderedJson changed = OrderedJson::array();
@@ -121,7 +126,7 @@ OrderedJson EntriesJson(const std::vector<ManifestEntry>& entries) {
     item["category"] = CategoryName(d.category);
     item["tags"] = d.tags;
     item["version"] = v.version;
-    item["option_count"] = v.options.size();
+    item["option_count"] = v.option_count;
     item["sha256"] = e.snapshot.json_sha256;
     item["options_sha256"] = v.options_sha256;
     item["created_at"] = FormatIso8601(v.created_at);
@@ -133,7 +138,7 @@ OrderedJson EntriesJson(const std::vector<ManifestEntry>& entries) {
       OrderedJson dj;
       dj["from"] = md.from;
       dj["to"] = md.to;
-      dj["summary"] = SummaryJson(md.diff);
+      dj["summary"] = SummaryJson(md.summary);
       dj.update(DocumentJson(md.document));
       diffs.push_back(std::move(dj));
     }

@@ -12,6 +12,7 @@
 #ifndef DATASNAP_EXPORTERS_FORMATS_H_
 #define DATASNAP_EXPORTERS_FORMATS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,13 +61,24 @@ struct PublishedDocument {
   std::vector<PublishedFile> files;
 };
 
+// A diff's "summary": how many options it adds, removes and changes.
+struct DiffSummary {
+  std::size_t added = 0;
+  std::size_t removed = 0;
+  std::size_t changed = 0;
+  bool reordered = false;
+};
+DiffSummary Summarize(const OptionsDiff& diff);
+
 struct ManifestDiff {
   std::uint32_t from = 0;
   std::uint32_t to = 0;
-  OptionsDiff diff;  // for the summary counts
+  DiffSummary summary;
   PublishedDocument document;
 };
 
+// What the manifest lists of one dataset. `current` need not carry its
+// options (the manifest's option_count is current->option_count).
 struct ManifestEntry {
   const DatasetRecord* record = nullptr;
   const VersionRecord* current = nullptr;

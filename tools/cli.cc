@@ -93,6 +93,11 @@ void DefineExportOptions(CLI::App& sub, CommandArgs& args) {
                "not list (kept by default: clients may hold an old manifest)");
   sub.add_flag("--fhir", args.fhir,
                "also publish a FHIR R4 ValueSet (with expansion) per dataset");
+  sub.add_flag("--verify", args.verify,
+               "check every file of the export directory by decoding it and "
+               "repair what is damaged, rebuilding every dataset (by default "
+               "a dataset whose manifest entry still stands and whose files "
+               "are present at their listed sizes is left alone)");
   sub.add_option("--checktick-fixture", args.checktick_fixture,
                  "also write a Django fixture of CheckTick's DataSet model "
                  "to FILE (manage.py loaddata FILE)");

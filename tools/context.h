@@ -49,6 +49,7 @@ struct CommandArgs {
   std::optional<double> max_age_hours;  // status --max-age HOURS  // refresh --json FILE|-: the run report
   bool all_versions = false;
   bool prune = false;
+  bool verify = false;  // export: build everything, decode every file
   bool fhir = false;
   std::string checktick_fixture;
   std::optional<std::uint32_t> from;  // diff FROM [TO]

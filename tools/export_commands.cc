@@ -21,6 +21,7 @@ ExportOptions MakeExportOptions(const CommandArgs& args) {
   options.out_dir = args.out;
   options.all_versions = args.all_versions;
   options.prune = args.prune;
+  options.verify = args.verify;
   options.fhir = args.fhir;
   options.checktick_fixture = args.checktick_fixture;
   return options;

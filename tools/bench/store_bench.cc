@@ -20,8 +20,9 @@
 //       "synth_00000", ... of OPTIONS_PER_DATASET options each, 500
 //       datasets per write transaction. Prints
 //       {"datasets":..,"options":..,"seconds":..,"file_bytes":..}.
-//   store_bench touch STORE KEY
-//       Commits a new version of KEY with its first label changed.
+//   store_bench touch STORE KEY [KEY...]
+//       Commits a new version of each KEY with its first label changed, in
+//       one transaction.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -232,21 +233,32 @@ int Synth(const std::string& path, int datasets, std::size_t per) {
   return 0;
 }
 
-int Touch(const std::string& path, const std::string& key) {
+// A new version of each of `keys` (its first label changed), in one
+// transaction.
+int Touch(const std::string& path, const std::vector<std::string>& keys) {
   auto store = OpenStore(path, false);
+  static int round = 0;
+  const std::string mark = " (touched " +
+                           std::to_string(datasnap::NowUnixSeconds()) + "." +
+                           std::to_string(++round) + ")";
   auto r = store->Write([&](datasnap::WriteTxn& txn)
                             -> datasnap::Result<datasnap::CommitResult> {
-    DS_TRY(current, txn.GetVersion(key, 0));
-    if (!*current) {
-      return datasnap::Fail(datasnap::ErrorCode::kNotFound, "no " + key);
+    datasnap::CommitResult last;
+    for (const std::string& key : keys) {
+      DS_TRY(current, txn.GetVersion(key, 0));
+      if (!*current) {
+        return datasnap::Fail(datasnap::ErrorCode::kNotFound, "no " + key);
+      }
+      std::vector<Option> v = (*current)->options.options();
+      v.front().label += mark;
+      DS_TRY(list, OptionList::Make(std::move(v)));
+      DS_TRY(commit, txn.CommitOptions(key, *list, MakeProvenance()));
+      last = *commit;
     }
-    std::vector<Option> v = (*current)->options.options();
-    v.front().label += " (touched " + std::to_string(datasnap::NowUnixSeconds()) + ")";
-    DS_TRY(list, OptionList::Make(std::move(v)));
-    return txn.CommitOptions(key, *list, MakeProvenance());
+    return last;
   });
-  if (!r) Die("touch " + key, r.error());
-  std::printf("{\"key\":\"%s\",\"version\":%u}\n", key.c_str(), r->version);
+  if (!r) Die("touch " + keys.front(), r.error());
+  std::printf("{\"keys\":%zu,\"version\":%u}\n", keys.size(), r->version);
   return 0;
 }
 
@@ -264,10 +276,12 @@ int main(int argc, char** argv) {
   if (a.size() == 4 && a[0] == "synth") {
     return Synth(a[1], std::stoi(a[2]), std::stoul(a[3]));
   }
-  if (a.size() == 3 && a[0] == "touch") return Touch(a[1], a[2]);
+  if (a.size() >= 3 && a[0] == "touch") {
+    return Touch(a[1], std::vector<std::string>(a.begin() + 2, a.end()));
+  }
   std::cerr << "usage: store_bench write STORE OPTIONS VERSIONS\n"
                "       store_bench read STORE KEY ITERATIONS [decoded|json]\n"
                "       store_bench synth STORE DATASETS OPTIONS_PER_DATASET\n"
-               "       store_bench touch STORE KEY\n";
+               "       store_bench touch STORE KEY [KEY...]\n";
   return 2;
 }
