@@ -62,6 +62,11 @@ struct CommandArgs {
   std::string tags;  // comma-separated
   std::string description;
   std::string new_key;  // customise --key
+  // upload
+  std::string upload_from;  // --from DIR
+  std::string upload_to;    // --to s3://BUCKET/PREFIX
+  std::string endpoint;     // --endpoint URL
+  std::optional<double> prune_days;
 };
 
 // The bytes of the file at `path`; kNotFound "cannot read '<path>': <why>".
