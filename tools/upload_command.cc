@@ -257,7 +257,7 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
   std::map<std::string, S3Object> remote;
   for (S3Object& o : *listed) remote[o.key] = std::move(o);
   std::set<std::string> named;  // paths relative to the export
-  std::string live_manifest;
+  std::map<std::string, std::string> live_manifests;  // by path
   for (const auto& [key, object] : remote) {
     const std::string rel = key.substr(target->prefix.size());
     if (!rel.ends_with("manifest.json")) continue;
@@ -268,7 +268,7 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
       return ctx.ReportError(Wrap(body.error(), "upload to " + where).error());
     }
     if (!*body) continue;
-    if (rel == "manifest.json") live_manifest = **body;
+    live_manifests[rel] = **body;
     if (auto s = CollectNames(**body, key, named); !s) {
       ctx.Warn("the live " + rel + " is not JSON; its files are not kept "
                "from pruning by it");
@@ -365,7 +365,16 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
       return ctx.ReportError(s.error());
     }
   }
+  // A manifest is uploaded when its JSON changed; its .gz with it.
+  const auto changed = [&](const std::string& json_path) {
+    auto local = ReadWholeFile((from / json_path).string());
+    auto live = live_manifests.find(json_path);
+    return !local || live == live_manifests.end() || live->second != *local;
+  };
   for (const std::string& rel : org_manifests) {
+    const std::string json_path =
+        rel.ends_with(".gz") ? rel.substr(0, rel.size() - 3) : rel;
+    if (!changed(json_path)) continue;
     if (auto s = put(rel, FileKind::kOrgManifest,
                      "the public manifest was not replaced (organisations' "
                      "manifests before " + rel + " are new)");
@@ -373,7 +382,7 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
       return ctx.ReportError(s.error());
     }
   }
-  const bool manifest_changed = *manifest != live_manifest;
+  const bool manifest_changed = changed("manifest.json");
   if (manifest_changed) {
     if (fs::exists(from / "manifest.json.gz")) {
       if (auto s = put("manifest.json.gz", FileKind::kManifest,

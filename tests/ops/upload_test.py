@@ -149,6 +149,10 @@ def run_all(f, binary, work, s3):
             r = ds.run("import", f"list_{n}", "--file", path, "--name",
                        f"List {n}")
             assert r.returncode == 0, describe(r)
+        # An organisation's own list: orgs/acme/, private.
+        r = ds.run("import", "acme_list", "--file", path, "--name",
+                   "Acme's list", "--org", "acme")
+        assert r.returncode == 0, describe(r)
         r = ds.run("export", "--out", out, "--fhir")
         assert r.returncode == 0, describe(r)
 
@@ -156,9 +160,28 @@ def run_all(f, binary, work, s3):
         return ds.run("upload", "--from", out, "--to", target, *extra,
                       env=env)
 
-    def live_manifest():
-        status, body, _ = s3.get("manifest.json")
-        return json.loads(body) if status == 200 else None
+    def live_manifest(key="manifest.json"):
+        """The live manifest, parsed; None when missing. s3rver may serve a
+        manifest torn by the PUT replacing it (see S3rver.get): read
+        again."""
+        for _ in range(50):
+            status, body, _ = s3.get(key)
+            if status != 200:
+                return None
+            try:
+                return json.loads(body)
+            except ValueError:
+                s3.torn_reads += 1
+                time.sleep(0.05)
+        raise RuntimeError(f"{key}: every read was torn")
+
+    def live_names():
+        """The files the live public and organisation manifests name."""
+        names = named_files(live_manifest())
+        for key in s3.keys():
+            if key.startswith("orgs/") and key.endswith("/manifest.json"):
+                names.update(named_files(live_manifest(key)))
+        return names
 
     # 1. Publish; read every file back byte-equal with its headers.
     next_export()
@@ -169,6 +192,9 @@ def run_all(f, binary, work, s3):
         for n in names:
             p = os.path.join(d, n)
             local[os.path.relpath(p, out)] = open(p, "rb").read()
+    f.check(any(k.startswith("orgs/acme/datasets/") for k in local) and
+            "orgs/acme/manifest.json" in local,
+            f"the export has an organisation's files: {sorted(local)}")
     for rel, data in sorted(local.items()):
         status, body, h = s3.get(rel)
         if not f.check(status == 200 and body == data,
@@ -176,8 +202,9 @@ def run_all(f, binary, work, s3):
             continue
         manifest = rel.endswith("manifest.json") or rel.endswith(
             "manifest.json.gz")
-        want_cache = "no-cache" if manifest else \
-            "public, max-age=31536000, immutable"
+        private = "private, " if rel.startswith("orgs/") else ""
+        want_cache = private + "no-cache" if manifest else \
+            (private or "public, ") + "max-age=31536000, immutable"
         want_type = ("application/zstd" if rel.endswith(".zst") else
                      "application/gzip" if rel.endswith(".gz") else
                      "application/json")
@@ -202,11 +229,14 @@ def run_all(f, binary, work, s3):
     def poll():
         while not stop.is_set():
             m = live_manifest()
-            if m is None:
-                problems.append("manifest.json missing")
+            org = live_manifest("orgs/acme/manifest.json")
+            if m is None or org is None:
+                problems.append("a manifest is missing")
                 continue
             seen.add(json.dumps(m, sort_keys=True))
-            for path, (size, sha) in named_files(m).items():
+            names = named_files(m)
+            names.update(named_files(org))
+            for path, (size, sha) in names.items():
                 status, body, _ = s3.get(path)
                 if status != 200:
                     problems.append(f"{path}: {status}")
@@ -259,7 +289,7 @@ def run_all(f, binary, work, s3):
                 "after the rerun the new manifest is live")
 
     # 4. Prune: only unnamed files older than N days.
-    live = named_files(live_manifest())
+    live = live_names()
     unnamed = {k for k in s3.keys() if k not in live and
                not k.endswith("manifest.json") and
                not k.endswith("manifest.json.gz")}
@@ -283,10 +313,15 @@ def run_all(f, binary, work, s3):
     left = s3.keys()
     f.check(not (unnamed & left), f"unnamed old files left: {unnamed & left}")
     f.check(orphan in left, "the young orphan is kept")
-    for path, (size, sha) in named_files(live_manifest()).items():
+    final = live_names()
+    f.check(any(p.startswith("orgs/acme/") for p in final),
+            "the organisation's files are named")
+    for path, (size, sha) in final.items():
         status, body, _ = s3.get(path)
         f.check(status == 200 and hashlib.sha256(body).hexdigest() == sha,
-                f"{path}: named by the live manifest, kept by prune")
+                f"{path}: named by a live manifest, kept by prune")
+    print(f"{polls[0]} polls, {len(seen)} manifests seen, "
+          f"{s3.torn_reads} torn reads of a manifest being replaced")
 
 
 if __name__ == "__main__":
