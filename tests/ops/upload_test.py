@@ -186,8 +186,34 @@ def run_all(f, binary, work, s3):
                 names.update(named_files(live_manifest(key)))
         return names
 
-    # 1. Publish; read every file back byte-equal with its headers.
+    # 0. Bad arguments and settings: exit 2 before any request, saying what
+    # to do.
     next_export()
+    no_keys = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    key_file = os.path.join(work, "key-id")
+    with open(key_file, "w") as fh:
+        fh.write("S3RVER\n")
+    for argv, env, says in [
+        (["--from", out, "--to", "http://x/y"], None, "expected s3://BUCKET"),
+        (["--from", out, "--to", "s3://Bad_Bucket/p"], None, "bucket name"),
+        (["--from", work, "--to", target], None, "has no manifest.json"),
+        (["--from", out, "--to", target], no_keys, "AWS_ACCESS_KEY_ID"),
+        (["--from", out, "--to", target],
+         {"AWS_ACCESS_KEY_ID_FILE": key_file}, "set only one"),
+        (["--from", out, "--to", target, "--endpoint", "ftp://x"], None,
+         "must start with https://"),
+    ]:
+        r = ds.run("upload", *argv, env=env)
+        f.check(r.returncode == 2 and says in r.stderr,
+                f"upload {argv} {env}: exit 2 saying {says!r}: " + describe(r))
+    f.check(not s3.keys(), "nothing was uploaded by the refused runs")
+
+    # 1. Publish; read every file back byte-equal with its headers. The key
+    # id comes from a file this time.
+    r = ds.run("upload", "--from", out, "--to", target, "--dry-run",
+               env={"AWS_ACCESS_KEY_ID": "", "AWS_ACCESS_KEY_ID_FILE": key_file})
+    f.check(r.returncode == 0 and "would upload manifest.json" in r.stdout
+            and not s3.keys(), "a dry run uploads nothing: " + describe(r))
     r = upload()
     f.check(r.returncode == 0, "first upload: " + describe(r))
     local = {}
