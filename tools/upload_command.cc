@@ -258,6 +258,8 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
   for (S3Object& o : *listed) remote[o.key] = std::move(o);
   std::set<std::string> named;  // paths relative to the export
   std::map<std::string, std::string> live_manifests;  // by path
+  // A live manifest that does not parse may name anything: no pruning.
+  bool live_unreadable = false;
   for (const auto& [key, object] : remote) {
     const std::string rel = key.substr(target->prefix.size());
     if (!rel.ends_with("manifest.json")) continue;
@@ -270,8 +272,9 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
     if (!*body) continue;
     live_manifests[rel] = **body;
     if (auto s = CollectNames(**body, key, named); !s) {
-      ctx.Warn("the live " + rel + " is not JSON; its files are not kept "
-               "from pruning by it");
+      live_unreadable = true;
+      ctx.Warn("the live " + rel + " is not JSON" +
+               (args.prune_days ? ": nothing will be pruned" : ""));
     }
   }
 
@@ -402,7 +405,7 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
   // Prune: content-named objects no live manifest names (neither the ones
   // just published nor the ones they replaced) and older than N days.
   std::size_t pruned = 0;
-  if (args.prune_days) {
+  if (args.prune_days && !live_unreadable) {
     const UnixSeconds cutoff =
         ctx.Now() - static_cast<UnixSeconds>(*args.prune_days * 86400.0);
     for (const auto& [key, object] : remote) {
