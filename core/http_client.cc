@@ -69,6 +69,17 @@ std::optional<ParsedUrl> ParseUrl(const std::string& url) {
   return p;
 }
 
+// CURLINFO_HTTP_VERSION's value as a protocol name; "" for none (file://).
+std::string ProtocolName(long version) {
+  switch (version) {
+    case CURL_HTTP_VERSION_1_0: return "HTTP/1.0";
+    case CURL_HTTP_VERSION_1_1: return "HTTP/1.1";
+    case CURL_HTTP_VERSION_2_0: return "HTTP/2";
+    case CURL_HTTP_VERSION_3: return "HTTP/3";
+    default: return "";
+  }
+}
+
 bool IsTransientStatus(long status) {
   return status == 408 || status == 429 || status == 500 || status == 502 ||
          status == 503 || status == 504;
@@ -199,6 +210,7 @@ class CurlHttpClient final : public HttpClient {
     if (options_.user_agent.empty()) options_.user_agent = DefaultUserAgent();
     options_.max_connections = std::max(1, options_.max_connections);
     options_.max_per_host = std::max(1, options_.max_per_host);
+    options_.max_streams_per_host = std::max(1, options_.max_streams_per_host);
     options_.max_attempts = std::max(1, options_.max_attempts);
     rng_.seed(options_.jitter_seed != 0 ? options_.jitter_seed
                                         : std::random_device{}());
@@ -213,13 +225,28 @@ class CurlHttpClient final : public HttpClient {
   // Decides what a finished attempt means: a result, or another attempt.
   std::optional<FetchResult> Finish(Transfer& t, CURLcode rc);
   milliseconds Backoff(int retry);
+  // Transfers that may be active at once to `host_key`.
+  int HostLimit(const std::string& host_key) const;
   std::unexpected<FetchError> Failure(const Transfer& t, FetchErrorKind kind,
                                       std::string detail, long status = 0);
 
   FetchOptions options_;
   std::mt19937_64 rng_;
   Multi multi_;
+  // Hosts whose last response came over HTTP/2 (their connection
+  // multiplexes); kept, like the connections, between batches.
+  std::map<std::string, bool> multiplexed_;
 };
+
+int CurlHttpClient::HostLimit(const std::string& host_key) const {
+  auto it = multiplexed_.find(host_key);
+  if (it == multiplexed_.end()) {
+    // Not known yet: the transfers may end up as streams of one connection
+    // (PIPEWAIT), so neither limit may be exceeded.
+    return std::min(options_.max_per_host, options_.max_streams_per_host);
+  }
+  return it->second ? options_.max_streams_per_host : options_.max_per_host;
+}
 
 bool CurlHttpClient::Prepare(Transfer& t) {
   t.easy.reset(curl_easy_init());
@@ -268,6 +295,19 @@ bool CurlHttpClient::Prepare(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers.get());
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  // Rather than open a second connection to a host whose first one is still
+  // being set up, wait to learn whether it multiplexes (HTTP/2) and share
+  // it if so; over HTTP/1.1 the transfer then gets its own connection. Only
+  // https can turn out to be HTTP/2 (ALPN, at the handshake): over plain
+  // http libcurl would learn it only from the first response, and hold the
+  // second transfer back until then. Neither for a host known to be HTTP/1.
+  auto known = multiplexed_.find(t.url.host_key);
+  const bool may_multiplex =
+      t.url.scheme == "https" && (known == multiplexed_.end() || known->second);
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, may_multiplex ? 1L : 0L);
+  if (!options_.ca_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
+  }
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                    static_cast<curl_off_t>(options_.max_body_bytes));
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
@@ -346,6 +386,10 @@ std::optional<FetchResult> CurlHttpClient::Finish(Transfer& t, CURLcode rc) {
     r.status = status;
     r.not_modified = status == 304;
     r.etag = t.etag;
+    if (long version = 0;
+        curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version) == CURLE_OK) {
+      r.protocol = ProtocolName(version);
+    }
     r.last_modified = t.last_modified;
     if (const char* type = nullptr;
         curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type) {
@@ -467,8 +511,13 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
       curl_multi_setopt(multi_.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
       curl_multi_setopt(multi_.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS,
                         static_cast<long>(options_.max_connections));
+      // Over HTTP/1.1 one connection per transfer; over HTTP/2 the
+      // streams of one host share a connection (a second one only if the
+      // server allows fewer streams than we ask for).
       curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
                         static_cast<long>(options_.max_per_host));
+      curl_multi_setopt(multi_.get(), CURLMOPT_MAX_CONCURRENT_STREAMS,
+                        static_cast<long>(options_.max_streams_per_host));
     }
   }
   CURLM* multi = multi_.get();
@@ -491,7 +540,7 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
          it != waiting.end() && active < options_.max_connections;) {
       Transfer& t = **it;
       if (t.ready_at > start_time ||
-          active_per_host[t.url.host_key] >= options_.max_per_host) {
+          active_per_host[t.url.host_key] >= HostLimit(t.url.host_key)) {
         ++it;
         continue;
       }
@@ -528,6 +577,12 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
       --active;
       --active_per_host[t->url.host_key];
       --progress.in_flight;
+      if (long version = 0;
+          curl_easy_getinfo(msg->easy_handle, CURLINFO_HTTP_VERSION,
+                            &version) == CURLE_OK &&
+          version != 0) {
+        multiplexed_[t->url.host_key] = version >= CURL_HTTP_VERSION_2_0;
+      }
       if (auto result = Finish(*t, rc)) {
         settle(*t, std::move(*result));
       } else {
@@ -554,7 +609,7 @@ std::vector<FetchResult> CurlHttpClient::FetchAll(
         const auto wait = duration_cast<milliseconds>(w->ready_at - poll_time);
         timeout_ms = std::min<long>(timeout_ms, static_cast<long>(wait.count()) + 1);
       } else if (active < options_.max_connections &&
-                 active_per_host[w->url.host_key] < options_.max_per_host) {
+                 active_per_host[w->url.host_key] < HostLimit(w->url.host_key)) {
         timeout_ms = 0;
       }
     }

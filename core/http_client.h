@@ -52,6 +52,7 @@ struct HttpResponse {
   std::string last_modified;
   std::string content_type;
   std::string final_url;  // after redirects
+  std::string protocol;   // of the final response: "HTTP/1.1", "HTTP/2", ...
   std::string body;       // decoded (gzip and the like undone)
   int attempts = 0;
   std::chrono::milliseconds elapsed{0};  // from the first attempt's start
@@ -92,8 +93,19 @@ struct FetchProgress {
 struct FetchOptions {
   // Transfers at once, across all hosts. Default: 8.
   int max_connections = 8;
-  // Transfers at once to one host (scheme, name and port). Default: 2.
+  // Transfers at once to one host (scheme, name and port) over HTTP/1.x,
+  // one connection each. Default: 2.
   int max_per_host = 2;
+  // Transfers at once to a host seen to speak HTTP/2 (ALPN "h2" on https):
+  // they share one connection as concurrent streams (libcurl multiplexing).
+  // Until the host's first response says which, the smaller of the two
+  // limits applies, and a second transfer waits for the first connection
+  // rather than opening its own (CURLOPT_PIPEWAIT). Default: 6, what a
+  // browser asks of one host over HTTP/1.1 (six connections): a load every
+  // server is sized for, where HTTP/2 servers would take 100 or more
+  // streams (nginx: 128), which a nightly job has no need to claim. See
+  // docs/BENCHMARKS.md.
+  int max_streams_per_host = 6;
   // Default: 10 s to connect, 60 s for a whole attempt.
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds transfer_timeout{60'000};
@@ -114,6 +126,11 @@ struct FetchOptions {
   std::size_t max_body_bytes = std::size_t{32} << 20;
   // Redirects followed. Default: 5.
   long max_redirects = 5;
+  // A PEM file of certificate authorities that https servers are verified
+  // against instead of the system's (e.g. a private CA; the HTTP/2 test and
+  // benchmark use it for a self-signed loopback nginx). Verification is
+  // never switched off. Default (empty): the system's bundle.
+  std::string ca_file;
   // Also accept file:// URLs (local mirrors). Redirects never lead to file.
   // Default: false.
   bool allow_file_urls = false;

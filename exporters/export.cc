@@ -14,18 +14,14 @@
 
 #include "core/compression.h"
 #include "core/model_json.h"
-#include "core/sha256.h"
 #include "exporters/checktick_fixture.h"
-#include "exporters/fhir.h"
-#include "exporters/formats.h"
+#include "exporters/export_tree.h"
 
 namespace datasnap {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kZstdLevel = 19;  // pinned: the bytes are part of the contract
-constexpr int kGzipLevel = 9;
 // Largest published document read back to check an existing file.
 constexpr std::size_t kMaxDocumentBytes = std::size_t{1} << 31;
 
@@ -84,70 +80,49 @@ Status WriteAtomically(const fs::path& path, std::string_view bytes) {
   return {};
 }
 
-// The export directory: what this run publishes, and what it found there.
-class Tree {
+// The export directory as a TreeSink: writes what this run publishes, and
+// leaves alone what is there already.
+class DirectorySink : public TreeSink {
  public:
-  explicit Tree(fs::path root, ExportReport& report)
+  DirectorySink(fs::path root, ExportReport& report)
       : root_(std::move(root)), report_(report) {}
 
-  // Publishes `json` as <stem>.<h>.json.zst and .json.gz.
-  Result<PublishedDocument> Compressed(const std::string& stem,
-                                       const std::string& json) {
-    PublishedDocument doc;
-    doc.json_sha256 = Sha256Hex(json);
-    doc.json_bytes = json.size();
-    const std::string base = stem + "." + doc.json_sha256.substr(0, 12) + ".json";
-    DS_TRY(zst, Encoded(base + ".zst", "zstd", json, &ZstdDecompress,
-                        [](std::string_view j) { return ZstdCompress(j, kZstdLevel); }));
-    DS_TRY(gz, Encoded(base + ".gz", "gzip", json, &GzipDecompress,
-                       [](std::string_view j) { return GzipCompress(j, kGzipLevel); }));
-    doc.files = {std::move(*zst), std::move(*gz)};
-    return doc;
+  // An existing content-named file is kept when it decodes to `json`:
+  // decoding is fast where compressing again at level 19 is slow, and a
+  // content-named file must never change its bytes (a CDN may hold them
+  // for a year), even if another library version would encode
+  // differently. Manifests are compressed afresh.
+  Result<std::string> Encode(const TreeFile& file,
+                             const std::string& json) override {
+    if (!file.manifest) {
+      if (std::optional<std::string> bytes = ReadIfExists(root_ / file.path)) {
+        auto decoded = file.encoding == "zstd"
+                           ? ZstdDecompress(*bytes, kMaxDocumentBytes)
+                           : GzipDecompress(*bytes, kMaxDocumentBytes);
+        if (decoded && *decoded == json) {
+          verified_.insert(file.path);
+          return std::move(*bytes);
+        }
+      }
+    }
+    return EncodeDocument(file.encoding, json);
   }
 
-  // Publishes `json` encoded at `path`. A file already there is kept when
-  // it decodes to `json`: decoding is fast where compressing again at
-  // level 19 is slow, and a content-named file must never change its
-  // bytes (a CDN may hold them for a year), even if another library
-  // version would encode differently.
-  Result<PublishedFile> Encoded(
-      const std::string& path, const char* encoding, const std::string& json,
-      Result<std::string> (*decode)(std::string_view, std::size_t),
-      Result<std::string> (*encode)(std::string_view)) {
-    std::optional<std::string> bytes = ReadIfExists(root_ / path);
-    bool ok = false;
-    if (bytes) {
-      auto decoded = decode(*bytes, kMaxDocumentBytes);
-      ok = decoded && *decoded == json;
-    }
-    if (ok) {
-      Keep(path);
+  Status Publish(const TreeFile& file, const std::string& bytes,
+                 const std::string& /*sha256*/,
+                 const std::string& /*json*/) override {
+    if (verified_.contains(file.path)) {
+      Keep(file.path);
+    } else if (file.manifest || file.encoding == "identity") {
+      DS_TRY(written, PutIfDifferent(file.path, bytes));
+      if (file.path == "manifest.json") manifest_changed_ = *written;
     } else {
-      DS_TRY(encoded, encode(json));
-      DS_CHECK(Put(path, *encoded));
-      bytes = std::move(*encoded);
+      DS_CHECK(Put(file.path, bytes));
     }
-    return PublishedFile{path, encoding, bytes->size(), Sha256Hex(*bytes)};
+    return {};
   }
 
-  // Publishes `json` as <stem>.<h>.json, uncompressed.
-  Result<PublishedFile> Plain(const std::string& stem, const std::string& json) {
-    const std::string sha = Sha256Hex(json);
-    const std::string path = stem + "." + sha.substr(0, 12) + ".json";
-    DS_CHECK(PutIfDifferent(path, json));
-    return PublishedFile{path, "identity", json.size(), sha};
-  }
-
-  // Writes a mutable file unless it already holds `bytes`; true if written.
-  Result<bool> PutIfDifferent(const std::string& path, std::string_view bytes) {
-    std::optional<std::string> existing = ReadIfExists(root_ / path);
-    if (existing && *existing == bytes) {
-      Keep(path);
-      return false;
-    }
-    DS_CHECK(Put(path, bytes));
-    return true;
-  }
+  bool manifest_changed() const { return manifest_changed_; }
 
   // Deletes the files under `dirs` that this run did not publish, and
   // temporary files a crashed run left behind.
@@ -176,6 +151,16 @@ class Tree {
   }
 
  private:
+  // Writes a mutable file unless it already holds `bytes`; true if written.
+  Result<bool> PutIfDifferent(const std::string& path, std::string_view bytes) {
+    std::optional<std::string> existing = ReadIfExists(root_ / path);
+    if (existing && *existing == bytes) {
+      Keep(path);
+      return false;
+    }
+    DS_CHECK(Put(path, bytes));
+    return true;
+  }
   Status Put(const std::string& path, std::string_view bytes) {
     DS_CHECK(WriteAtomically(root_ / path, bytes));
     published_.insert(path);
@@ -192,104 +177,26 @@ class Tree {
   fs::path root_;
   ExportReport& report_;
   std::set<std::string> published_;
+  std::set<std::string> verified_;  // existing files Encode found right
+  bool manifest_changed_ = false;
 };
 
-// What one read transaction gives the export.
-struct Exported {
-  DatasetRecord record;
-  std::vector<VersionRecord> versions;  // oldest first, with options
-};
-
-Result<std::vector<Exported>> ReadStore(Store& store) {
-  return store.Read([&](const ReadTxn& txn) -> Result<std::vector<Exported>> {
-    DS_TRY(all, txn.ListDatasets());  // sorted by key
-    std::vector<Exported> out;
-    for (DatasetRecord& r : *all) {
-      if (!r.dataset.is_active || r.sync.version == 0) continue;
-      DS_TRY(versions, txn.ListVersions(r.dataset.key, /*with_options=*/true));
-      if (versions->empty()) continue;
-      out.push_back({std::move(r), std::move(*versions)});
-    }
-    return out;
-  });
-}
-
-// The current version: the one the record names.
-const VersionRecord* Current(const Exported& e) {
-  for (const VersionRecord& v : e.versions) {
-    if (v.version == e.record.sync.version) return &v;
-  }
-  return e.versions.empty() ? nullptr : &e.versions.back();
-}
-
-
-// Publishes one dataset's snapshot, diffs and FHIR file under `prefix`
-// ("" for global datasets, "orgs/<org>/" for an organisation's).
-Result<ManifestEntry> PublishDataset(Tree& tree, const Exported& e,
-                                     const VersionRecord& current,
-                                     const std::string& prefix,
-                                     const ExportOptions& options) {
-  const std::string& key = e.record.dataset.key;
-  ManifestEntry entry;
-  entry.record = &e.record;
-  entry.current = &current;
-
-  const std::string snapshot_dir = prefix + "datasets/" + key + "/";
-  DS_TRY(snapshot,
-         tree.Compressed(snapshot_dir + std::to_string(current.version),
-                         DumpCompact(SnapshotJson(e.record, current))));
-  entry.snapshot = std::move(*snapshot);
-  if (options.all_versions) {
-    for (const VersionRecord& v : e.versions) {
-      if (&v == &current) continue;
-      DS_TRY(older, tree.Compressed(snapshot_dir + std::to_string(v.version),
-                                    DumpCompact(SnapshotJson(e.record, v))));
-      entry.older.emplace_back(v.version, std::move(*older));
+// Organisations that have a manifest in `out_dir` from an earlier export:
+// one whose last own dataset went (deleted or published) keeps a manifest,
+// now with global datasets only, rather than a stale one listing what it
+// no longer has.
+std::set<std::string> OrganizationsWithManifest(const fs::path& out_dir) {
+  std::set<std::string> orgs;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(out_dir / "orgs", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string org = it->path().filename().string();
+    if (it->is_directory() && ValidateKey(org) &&
+        fs::exists(it->path() / "manifest.json")) {
+      orgs.insert(org);
     }
   }
-
-  // Consecutive pairs, and every older version straight to the current
-  // one (the manifest lists the latter: one file for any client).
-  const std::string diff_dir = prefix + "diffs/" + key + "/";
-  auto publish_diff = [&](const VersionRecord& from, const VersionRecord& to,
-                          const OptionsDiff& diff) -> Result<PublishedDocument> {
-    return tree.Compressed(diff_dir + std::to_string(from.version) + "-" +
-                               std::to_string(to.version),
-                           DumpCompact(DiffJson(key, from, to, diff)));
-  };
-  for (std::size_t i = 0; i + 1 < e.versions.size(); ++i) {
-    const VersionRecord& from = e.versions[i];
-    const VersionRecord& to = e.versions[i + 1];
-    if (&to == &current) continue;  // done below
-    if (to.version > current.version) continue;
-    DS_CHECK(publish_diff(from, to, DiffOptions(from.options, to.options)));
-  }
-  for (const VersionRecord& v : e.versions) {
-    if (v.version >= current.version) continue;
-    // One diff serves the file and the manifest's summary.
-    OptionsDiff diff = DiffOptions(v.options, current.options);
-    DS_TRY(doc, publish_diff(v, current, diff));
-    entry.diffs.push_back(
-        {v.version, current.version, std::move(diff), std::move(*doc)});
-  }
-
-  if (options.fhir) {
-    DS_TRY(fhir, tree.Plain(prefix + "fhir/" + key + "/" +
-                                std::to_string(current.version),
-                            DumpCompact(FhirValueSet(e.record, current,
-                                                     options.fhir_base_url))));
-    entry.fhir = std::move(*fhir);
-  }
-  return entry;
-}
-
-// Writes `json` as <path> and <path>.gz; true when <path> changed.
-Result<bool> PutManifest(Tree& tree, const std::string& path,
-                         const OrderedJson& json) {
-  const std::string text = DumpCompact(json);
-  DS_TRY(gz, GzipCompress(text, kGzipLevel));
-  DS_CHECK(tree.PutIfDifferent(path + ".gz", *gz));
-  return tree.PutIfDifferent(path, text);
+  return orgs;
 }
 
 }  // namespace
@@ -298,64 +205,26 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
   if (options.out_dir.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "no output directory given");
   }
-  DS_TRY(data, ReadStore(store));
+  DS_TRY(data, store.Read([](const ReadTxn& txn) { return ReadExportable(txn); }));
   ExportReport report;
-  Tree tree(options.out_dir, report);
-  std::vector<ManifestEntry> entries;  // global datasets
-  // An organisation's own datasets, by organisation (sorted).
-  std::map<std::string, std::vector<ManifestEntry>> by_org;
-
-  for (const Exported& e : *data) {
-    const Dataset& d = e.record.dataset;
-    const VersionRecord* current = Current(e);
-    if (current == nullptr) continue;
-    if (d.is_global) {
-      DS_TRY(entry, PublishDataset(tree, e, *current, "", options));
-      entries.push_back(std::move(*entry));
-    } else if (!d.organization.empty()) {
-      // The name becomes a folder: only key-like names (the CLI allows no
-      // other), never "../x" or "Org 7".
-      if (!ValidateKey(d.organization)) {
-        report.warnings.push_back("'" + d.key + "' not exported: its "
-                                  "organisation '" + d.organization +
-                                  "' is not a valid folder name");
-        continue;
-      }
-      // Under orgs/<org>/ so that a CDN can put access control there.
-      DS_TRY(entry, PublishDataset(tree, e, *current,
-                                   "orgs/" + d.organization + "/", options));
-      by_org[d.organization].push_back(std::move(*entry));
-    }
-    // A dataset neither global nor an organisation's is not published.
-  }
-  report.datasets = entries.size();
-  // An organisation whose last own dataset went (deleted or published)
-  // keeps a manifest, now with global datasets only, rather than a stale
-  // one listing what it no longer has.
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(fs::path(options.out_dir) / "orgs", ec);
-       !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    const std::string org = it->path().filename().string();
-    if (it->is_directory() && ValidateKey(org) &&
-        fs::exists(it->path() / "manifest.json")) {
-      by_org.try_emplace(org);
-    }
-  }
-
-  // Manifests last: everything they name is in place before they are. The
-  // organisations' first, then the public one.
-  for (const auto& [org, own] : by_org) {
-    DS_CHECK(PutManifest(tree, "orgs/" + org + "/manifest.json",
-                         OrgManifestJson(org, own, entries)));
-    ++report.organizations;
-  }
-  DS_TRY(changed, PutManifest(tree, "manifest.json", ManifestJson(entries)));
-  report.manifest_changed = *changed;
+  DirectorySink sink(options.out_dir, report);
+  TreeOptions tree;
+  tree.all_versions = options.all_versions;
+  tree.fhir = options.fhir;
+  tree.fhir_base_url = options.fhir_base_url;
+  tree.extra_organizations = OrganizationsWithManifest(options.out_dir);
+  DS_TRY(summary, BuildExportTree(*data, tree, sink));
+  report.datasets = summary->datasets;
+  report.organizations = summary->organizations;
+  report.warnings = std::move(summary->warnings);
+  report.manifest_changed = sink.manifest_changed();
 
   if (!options.checktick_fixture.empty()) {
     std::vector<std::pair<DatasetRecord, VersionRecord>> all;
-    for (const Exported& e : *data) {
-      if (const VersionRecord* v = Current(e)) all.emplace_back(e.record, *v);
+    for (const ExportableDataset& e : *data) {
+      if (const VersionRecord* v = CurrentVersion(e)) {
+        all.emplace_back(e.record, *v);
+      }
     }
     const std::string fixture = CheckTickFixture(all).dump(
         2, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
@@ -366,7 +235,7 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
     }
   }
 
-  if (options.prune) DS_CHECK(tree.Prune({"datasets", "diffs", "fhir", "orgs"}));
+  if (options.prune) DS_CHECK(sink.Prune({"datasets", "diffs", "fhir", "orgs"}));
   return report;
 }
 

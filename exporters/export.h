@@ -22,6 +22,9 @@
 // renamed into place; the manifest goes last, so a reader never sees it
 // point at a missing file. Files of earlier exports stay (clients may hold
 // an old manifest) unless `prune`.
+//
+// The files and their bytes come from export_tree.h, which `datasnap
+// serve` shares; this module writes them.
 #ifndef DATASNAP_EXPORTERS_EXPORT_H_
 #define DATASNAP_EXPORTERS_EXPORT_H_
 

@@ -403,6 +403,8 @@ Result<std::optional<HttpValidators>> ReadTxn::GetValidators(
   return std::optional<HttpValidators>(std::move(*v));
 }
 
+std::uint64_t ReadTxn::TxnId() const { return mdb_txn_id(txn_); }
+
 Result<std::vector<AuditEvent>> ReadTxn::ListAudit(std::size_t limit) const {
   DS_TRY(cursor, OpenCursor(txn_, state_->audit, kAuditDb));
   std::vector<AuditEvent> out;

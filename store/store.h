@@ -128,6 +128,9 @@ class ReadTxn {
   Result<std::optional<HttpValidators>> GetValidators(std::string_view url) const;
   // The newest `limit` audit events, newest first.
   Result<std::vector<AuditEvent>> ListAudit(std::size_t limit) const;
+  // LMDB's id of this snapshot: it grows with every committed write, so two
+  // snapshots with one id hold the same data (serve keys its cache on it).
+  std::uint64_t TxnId() const;
 
  protected:
   friend class Store;

@@ -165,6 +165,40 @@ const std::vector<CommandSpec>& Commands() {
          DefineExportOptions(sub, args);
        },
        RunExport},
+      {"serve", {},
+       "Serve the export's files over HTTP straight from the store "
+       "(--store; read-only; each request reads the store, so new versions "
+       "appear without a restart; SIGTERM drains and exits 0; "
+       "docs/SERVING.md)",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("--listen", args.listen,
+                        "HOST:PORT to listen on, IPv4 or [IPv6] (default "
+                        "127.0.0.1:8080; port 0: any free port; the URL is "
+                        "printed on stdout)");
+         sub.add_option("--org", args.org,
+                        "serve the public tree and only this organisation's "
+                        "orgs/ORG/ tree (others: 404); default: every "
+                        "organisation's, as export writes them");
+         sub.add_flag("--all-versions", args.all_versions,
+                      "as export --all-versions: every older snapshot too");
+         sub.add_flag("--fhir", args.fhir, "as export --fhir: FHIR ValueSets too");
+         sub.add_option("--threads", args.threads,
+                        "worker threads (default: one per core)")
+             ->check(CLI::Range(0u, 256u));
+         sub.add_option("--max-connections", args.max_connections,
+                        "connections at once; more wait unanswered in the "
+                        "listen backlog until one closes (default 1024)")
+             ->check(CLI::Range(1u, 100000u));
+         sub.add_option("--timeout", args.idle_timeout,
+                        "seconds before an idle or too slow connection is "
+                        "closed (default 30)")
+             ->check(CLI::Range(1u, 3600u));
+         sub.add_option("--cache-mb", args.cache_mb,
+                        "MiB of files no longer current kept servable for "
+                        "clients with an older manifest (default 64)")
+             ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+       },
+       RunServe},
       {"diff", {},
        "What changed between two versions of a dataset (default: the "
        "previous version against the current one)",
@@ -409,9 +443,12 @@ std::string Context::Variable(const std::string& name) const {
 FetchOptions Context::MakeFetchOptions() const {
   FetchOptions options;
   options.user_agent = Lookup(env, "DATASNAP_USER_AGENT");  // "" = default
+  options.ca_file = Lookup(env, "DATASNAP_CA_FILE");        // "" = system's
   if (global.jobs > 0) {
     options.max_connections = global.jobs;
     options.max_per_host = std::min(options.max_per_host, global.jobs);
+    options.max_streams_per_host =
+        std::min(options.max_streams_per_host, global.jobs);
   }
   return options;
 }
@@ -509,8 +546,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out,
                  "(default 10)")
       ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--jobs", global.jobs,
-                 "upstream transfers at once (default 8, at most 2 per "
-                 "host); 1 fetches one page at a time")
+                 "upstream transfers at once (default 8; per host at most 2 "
+                 "connections over HTTP/1.1, 6 streams of one connection "
+                 "over HTTP/2); 1 fetches one page at a time")
       ->check(CLI::Range(1, 64));
   app.add_option("--actor", global.actor,
                  "who is acting, for the audit log (default: login name)");

@@ -44,6 +44,9 @@ int RunExport(Context& ctx, const CommandArgs& args);
 int RunDiff(Context& ctx, const CommandArgs& args);
 int RunRefreshAll(Context& ctx, const CommandArgs& args);
 
+// serve_command.cc
+int RunServe(Context& ctx, const CommandArgs& args);
+
 }  // namespace datasnap
 
 #endif  // DATASNAP_TOOLS_COMMANDS_H_

@@ -67,6 +67,12 @@ struct CommandArgs {
   std::string upload_to;    // --to s3://BUCKET/PREFIX
   std::string endpoint;     // --endpoint URL
   std::optional<double> prune_days;
+  // serve
+  std::string listen = "127.0.0.1:8080";
+  unsigned threads = 0;
+  unsigned max_connections = 1024;
+  unsigned idle_timeout = 30;  // seconds
+  std::size_t cache_mb = 64;
 };
 
 // The bytes of the file at `path`; kNotFound "cannot read '<path>': <why>".

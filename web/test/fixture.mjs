@@ -17,6 +17,8 @@
 //   DATASNAP_TEST_SERVER_FROM  `export` (default: the server reads EXPORT_DIR)
 //                            or `store` (it reads the store: the tests that
 //                            damage files of the export are skipped)
+//   DATASNAP_TEST_SERVER_NEGOTIATES  set: the data server answers <name>.json
+//                            with a Content-Encoding, as nginx's gzip_static
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
