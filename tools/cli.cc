@@ -52,6 +52,12 @@ constexpr const char kHelpFooter[] = R"(Environment:
   DATASNAP_USER_AGENT   replaces the default User-Agent
   http_proxy, https_proxy, no_proxy
                         proxies for upstream requests
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID_FILE,
+  AWS_SECRET_ACCESS_KEY_FILE), AWS_SESSION_TOKEN
+                        upload's credentials; never printed
+  AWS_ENDPOINT_URL, AWS_REGION
+                        upload's endpoint when --endpoint is not given, and
+                        region (default us-east-1)
   NO_COLOR              no colour, even on a terminal
   USER, LOGNAME         the actor of audit events when --actor is not given
 
@@ -314,6 +320,29 @@ const std::vector<CommandSpec>& Commands() {
                       "print the body instead of the description");
        },
        RunFetch},
+      {"upload", {},
+       "Publish an export to S3-compatible object storage: new "
+       "content-named files first (immutable), then the organisations' "
+       "manifests, then the public manifest (no-cache); never deletes a file "
+       "a live manifest names",
+       [](CLI::App& sub, CommandArgs& args) {
+         sub.add_option("--from", args.upload_from,
+                        "the export directory (datasnap export --out DIR)")
+             ->required();
+         sub.add_option("--to", args.upload_to, "s3://BUCKET[/PREFIX]")
+             ->required();
+         sub.add_option("--endpoint", args.endpoint,
+                        "the S3 endpoint, path-style (default "
+                        "AWS_ENDPOINT_URL, else https://s3.REGION.amazonaws.com)");
+         sub.add_option("--prune-days", args.prune_days,
+                        "then delete content-named objects under the prefix "
+                        "that no live manifest names and that are older than "
+                        "N days (decimals allowed)")
+             ->check(CLI::NonNegativeNumber);
+         sub.add_flag("--dry-run", args.dry_run,
+                      "list what would be uploaded and pruned, change nothing");
+       },
+       RunUpload},
       {"completion", {},
        "Print a bash completion script for datasnap, generated from this "
        "command table (tools/install installs it)",

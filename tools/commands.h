@@ -36,6 +36,9 @@ int RunCustomise(Context& ctx, const CommandArgs& args);
 int RunPublish(Context& ctx, const CommandArgs& args);
 int RunDelete(Context& ctx, const CommandArgs& args);
 
+// upload_command.cc
+int RunUpload(Context& ctx, const CommandArgs& args);
+
 // export_commands.cc
 int RunExport(Context& ctx, const CommandArgs& args);
 int RunDiff(Context& ctx, const CommandArgs& args);

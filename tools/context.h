@@ -63,6 +63,11 @@ struct CommandArgs {
   std::string tags;  // comma-separated
   std::string description;
   std::string new_key;  // customise --key
+  // upload
+  std::string upload_from;  // --from DIR
+  std::string upload_to;    // --to s3://BUCKET/PREFIX
+  std::string endpoint;     // --endpoint URL
+  std::optional<double> prune_days;
   // serve
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;

@@ -76,10 +76,10 @@ std::string Describe(const Option& o) {
 
 void PrintTextDiff(std::ostream& out, const std::string& key,
                    const VersionRecord& from, const VersionRecord& to,
-                   const Colours& c) {
+                   const Colours& c, Glyphs g) {
   const OptionsDiff d = DiffOptions(from.options, to.options);
-  out << key << ": version " << from.version << " \u2192 " << to.version
-      << "\n";
+  out << key << ": version " << from.version << " " << g.Arrow() << " "
+      << to.version << "\n";
   for (const Option& o : d.removed) {
     out << c.remove << "- " << o.value << "  " << Describe(o) << c.reset
         << "\n";
@@ -89,13 +89,13 @@ void PrintTextDiff(std::ostream& out, const std::string& key,
   }
   for (const ChangedOption& ch : d.changed) {
     out << c.change << "~ " << ch.after.value << "  " << Describe(ch.before)
-        << " \u2192 " << Describe(ch.after) << c.reset << "\n";
+        << " " << g.Arrow() << " " << Describe(ch.after) << c.reset << "\n";
   }
   out << d.added.size() << " added, " << d.removed.size() << " removed, "
       << d.changed.size() << " changed";
   if (d.reordered) out << ", order changed";
-  out << " (" << from.options.size() << " \u2192 " << to.options.size()
-      << " options)\n";
+  out << " (" << from.options.size() << " " << g.Arrow() << " "
+      << to.options.size() << " options)\n";
 }
 
 // --- refresh ------------------------------------------------------------
@@ -103,6 +103,8 @@ void PrintTextDiff(std::ostream& out, const std::string& key,
 // Plain lines as datasets finish; a table at the end.
 class TableReporter : public RefreshReporter {
  public:
+  explicit TableReporter(Glyphs g) : g_(g) {}
+
   void Start(std::ostream& out, std::size_t datasets, bool dry_run) override {
     if (dry_run) out << "DRY RUN: nothing will be written to the store\n";
     out << "Refreshing " << datasets << " datasets...\n";
@@ -116,12 +118,12 @@ class TableReporter : public RefreshReporter {
       case RefreshKind::kFirst:
         change = "new";
         status = dry_run ? "would be stored" : "stored";
-        out << "\u2713 " << name << ": " << o.option_count << " options\n";
+        out << g_.Done() << " " << name << ": " << o.option_count << " options\n";
         break;
       case RefreshKind::kUpdated:
-        change = DiffCounts(o.diff);
+        change = DiffCounts(o.diff, g_);
         status = dry_run ? "would be updated" : "updated";
-        out << "\u21BB " << name << ": " << change << "\n";
+        out << g_.Updated() << " " << name << ": " << change << "\n";
         break;
       case RefreshKind::kUnchanged:
         status = o.not_modified ? "unchanged (304)" : "unchanged";
@@ -132,7 +134,7 @@ class TableReporter : public RefreshReporter {
         break;
       case RefreshKind::kFailed:
         status = "FAILED: " + o.reason;
-        out << "\u2717 " << name << ": " << o.reason << "\n";
+        out << g_.Failed() << " " << name << ": " << o.reason << "\n";
         break;
     }
     const std::uint32_t version =
@@ -159,6 +161,7 @@ class TableReporter : public RefreshReporter {
   }
 
  private:
+  Glyphs g_;
   std::vector<std::vector<std::string>> rows_;
 };
 
@@ -238,7 +241,8 @@ int RunDiff(Context& ctx, const CommandArgs& args) {
     if (ctx.env.out_is_terminal && ctx.Variable("NO_COLOR").empty()) {
       colours = {"\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[0m"};
     }
-    PrintTextDiff(ctx.out, pair->key, pair->from, pair->to, colours);
+    PrintTextDiff(ctx.out, pair->key, pair->from, pair->to, colours,
+                  Glyphs{ctx.env.out_is_terminal});
   }
   return kExitOk;
 }
@@ -284,7 +288,10 @@ int RefreshAndExport(Context& ctx, const CommandArgs& args,
   const RefreshSource nhs_dd = MakeNhsDdSource(ctx, *catalogue);
   RefreshFlags flags{args.datasets, args.force, args.dry_run,
                      args.allow_shrink};
-  TableReporter reporter;
+  // ctx.out is stderr under --json -.
+  const bool terminal = &ctx.out == &ctx.err ? ctx.env.err_is_terminal
+                                             : ctx.env.out_is_terminal;
+  TableReporter reporter(Glyphs{terminal});
   auto outcomes =
       RefreshSources(ctx, **store, flags, {&nhs_dd, &*rcpch}, reporter);
   if (!outcomes) {

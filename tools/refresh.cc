@@ -222,7 +222,8 @@ Status CommitIn(Context& ctx, WriteTxn& txn, const Planned& p,
     provenance.content_type = response.content_type;
     provenance.note = parsed->note;
     if (o.kind == RefreshKind::kUpdated) {
-      audit.note = DiffCounts(o.diff);
+      // Plain ASCII: the audit log is data, printed anywhere.
+      audit.note = DiffCounts(o.diff, Glyphs{false});
     }
     // The raw body is kept with a new version; the same options from a
     // changed body only refresh the validators (no version would point at
@@ -276,8 +277,8 @@ void Count(RefreshCounts& c, RefreshKind kind) {
 
 }  // namespace
 
-std::string DiffCounts(const OptionsDiff& diff) {
-  std::string s = "+" + std::to_string(diff.added.size()) + " \u2212" +
+std::string DiffCounts(const OptionsDiff& diff, Glyphs g) {
+  std::string s = "+" + std::to_string(diff.added.size()) + " " + g.Minus() +
                   std::to_string(diff.removed.size()) + " ~" +
                   std::to_string(diff.changed.size());
   if (diff.reordered) s += ", reordered";
@@ -414,7 +415,8 @@ Result<std::vector<RefreshOutcome>> RefreshSources(
     } else {
       if (parsed[i]) {
         for (const std::string& w : parsed[i]->warnings) {
-          ctx.err << "  \u26a0 " << p.record.dataset.name << ": " << w << "\n";
+          ctx.err << "  " << Glyphs{ctx.env.err_is_terminal}.Warning() << " "
+                  << p.record.dataset.name << ": " << w << "\n";
         }
       }
       to_write[i] = true;

@@ -123,8 +123,26 @@ RefreshSource MakeNhsDdSource(const Context& ctx, const Catalogue& catalogue);
 Result<RefreshSource> MakeRcpchSource(const Context& ctx,
                                       const Catalogue& catalogue);
 
-// "+2 −1 ~3" (with "reordered" when only the order changed).
-std::string DiffCounts(const OptionsDiff& diff);
+// The symbols the CLI prints: for people at a terminal, pictures; for logs,
+// pipes and files (cron mail, journald, CI logs), where they may show as
+// mojibake, plain ASCII. (Colour has its own rule: a terminal and no
+// NO_COLOR; see diff.)
+struct Glyphs {
+  bool terminal = false;
+  const char* Done() const { return terminal ? "\u2713" : "+"; }
+  const char* Updated() const { return terminal ? "\u21BB" : "~"; }
+  const char* Failed() const { return terminal ? "\u2717" : "!"; }
+  const char* Skipped() const { return terminal ? "\u229D" : "-"; }
+  const char* Warning() const { return terminal ? "\u26a0" : "!"; }
+  // Before the scrape's "Found N dataset(s)" line: "" off a terminal.
+  const char* Chart() const { return terminal ? "\U0001F4CA " : ""; }
+  const char* Arrow() const { return terminal ? "\u2192" : "->"; }
+  const char* Minus() const { return terminal ? "\u2212" : "-"; }
+};
+
+// "+2 −1 ~3" (with "reordered" when only the order changed); "+2 -1 ~3"
+// with ASCII glyphs, as in the audit log.
+std::string DiffCounts(const OptionsDiff& diff, Glyphs g);
 
 }  // namespace datasnap
 

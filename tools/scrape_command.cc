@@ -34,9 +34,11 @@ bool LooksLikeHtml(std::string_view content_type) {
 
 class ScrapeReporter : public RefreshReporter {
  public:
+  explicit ScrapeReporter(Glyphs g) : g_(g) {}
+
   void Start(std::ostream& out, std::size_t datasets, bool dry_run) override {
     if (dry_run) out << "DRY RUN: nothing will be written to the store\n";
-    out << "\U0001F4CA Found " << datasets << " dataset(s) to process\n";
+    out << g_.Chart() << "Found " << datasets << " dataset(s) to process\n";
   }
 
   void Report(std::ostream& out, const RefreshOutcome& o, UnixSeconds now,
@@ -44,7 +46,7 @@ class ScrapeReporter : public RefreshReporter {
     const DatasetRecord& r = o.record;
     const std::string& name = r.dataset.name;
     if (o.kind == RefreshKind::kSkipped) {
-      out << "\u229D Skipped: " << name << " (scraped "
+      out << g_.Skipped() << " Skipped: " << name << " (scraped "
           << FormatAge(r.sync.last_synced_at, now) << ", next "
           << FormatAge(NextDueAt(r), now) << ")\n";
       return;
@@ -58,18 +60,18 @@ class ScrapeReporter : public RefreshReporter {
     }
     switch (o.kind) {
       case RefreshKind::kFirst:
-        out << "\u2713 " << (dry_run ? "Would scrape: " : "Scraped: ") << name
+        out << g_.Done() << " " << (dry_run ? "Would scrape: " : "Scraped: ") << name
             << "\n";
         break;
       case RefreshKind::kUpdated:
-        out << "\u21BB " << (dry_run ? "Would update: " : "Updated: ") << name
-            << " (" << DiffCounts(o.diff) << ")\n";
+        out << g_.Updated() << " " << (dry_run ? "Would update: " : "Updated: ") << name
+            << " (" << DiffCounts(o.diff, g_) << ")\n";
         break;
       case RefreshKind::kUnchanged:
         out << "= Unchanged: " << name << "\n";
         break;
       case RefreshKind::kFailed:
-        out << "\u2717 Error scraping " << name << ": " << o.reason << "\n";
+        out << g_.Failed() << " Error scraping " << name << ": " << o.reason << "\n";
         break;
       case RefreshKind::kSkipped:
         break;
@@ -80,13 +82,17 @@ class ScrapeReporter : public RefreshReporter {
               bool dry_run) override {
     out << "\n" << kRule << "\n";
     const char* would = dry_run ? " (dry run)" : "";
-    out << "\u2713 Successfully scraped: " << c.first << would << "\n"
-        << "\u21BB Successfully updated: " << c.updated << would << "\n"
+    out << g_.Done() << " Successfully scraped: " << c.first << would << "\n"
+        << g_.Updated() << " Successfully updated: " << c.updated << would
+        << "\n"
         << "= Unchanged: " << c.unchanged << "\n"
-        << "\u229D Skipped: " << c.skipped << "\n"
-        << "\u2717 Errors: " << c.failed << "\n"
+        << g_.Skipped() << " Skipped: " << c.skipped << "\n"
+        << g_.Failed() << " Errors: " << c.failed << "\n"
         << kRule << "\n";
   }
+
+ private:
+  Glyphs g_;
 };
 
 }  // namespace
@@ -141,7 +147,7 @@ int RunScrapeNhsDd(Context& ctx, const CommandArgs& args) {
   if (!catalogue) return ctx.ReportError(catalogue.error());
   const RefreshSource source = MakeNhsDdSource(ctx, *catalogue);
   RefreshFlags flags{args.datasets, args.force, args.dry_run, args.allow_shrink};
-  ScrapeReporter reporter;
+  ScrapeReporter reporter(Glyphs{ctx.env.out_is_terminal});
   return RunRefresh(ctx, flags, source, reporter);
 }
 

@@ -60,6 +60,8 @@ std::string JoinUrl(std::string base, std::string_view path) {
 
 class SyncReporter : public RefreshReporter {
  public:
+  explicit SyncReporter(Glyphs g) : g_(g) {}
+
   void Start(std::ostream& out, std::size_t datasets, bool dry_run) override {
     if (dry_run) out << "DRY RUN: nothing will be written to the store\n";
     out << "Syncing " << datasets << " external datasets...\n";
@@ -73,16 +75,16 @@ class SyncReporter : public RefreshReporter {
         dry_run ? "" : " (version " + std::to_string(o.version) + ")";
     switch (o.kind) {
       case RefreshKind::kSkipped:
-        out << "\u229D Skipped: " << name << " (synced "
+        out << g_.Skipped() << " Skipped: " << name << " (synced "
             << FormatAge(r.sync.last_synced_at, now) << ", next sync "
             << FormatAge(NextDueAt(r), now) << ")\n";
         break;
       case RefreshKind::kFirst:
       case RefreshKind::kUpdated:
-        out << "\u2713 " << (dry_run ? "Would sync: " : "Synced: ") << name
+        out << g_.Done() << " " << (dry_run ? "Would sync: " : "Synced: ") << name
             << " - " << o.option_count << " options" << version << "\n";
         if (o.kind == RefreshKind::kUpdated) {
-          out << "  Changes: " << DiffCounts(o.diff) << "\n";
+          out << "  Changes: " << DiffCounts(o.diff, g_) << "\n";
         }
         break;
       case RefreshKind::kUnchanged:
@@ -91,7 +93,7 @@ class SyncReporter : public RefreshReporter {
             << (o.not_modified ? ", not modified (HTTP 304)" : "") << "\n";
         break;
       case RefreshKind::kFailed:
-        out << "\u2717 Error syncing " << name << ": " << o.reason << "\n";
+        out << g_.Failed() << " Error syncing " << name << ": " << o.reason << "\n";
         break;
     }
   }
@@ -99,12 +101,15 @@ class SyncReporter : public RefreshReporter {
   void Finish(std::ostream& out, const RefreshCounts& c,
               bool dry_run) override {
     out << "\nSummary" << (dry_run ? " (dry run)" : "") << ":\n"
-        << "  \u2713 Synced: " << c.first + c.updated + c.unchanged << " ("
+        << "  " << g_.Done() << " Synced: " << c.first + c.updated + c.unchanged << " ("
         << c.first + c.updated << " new versions, " << c.unchanged
         << " unchanged)\n"
-        << "  \u229D Skipped: " << c.skipped << "\n"
-        << "  \u2717 Errors: " << c.failed << "\n";
+        << "  " << g_.Skipped() << " Skipped: " << c.skipped << "\n"
+        << "  " << g_.Failed() << " Errors: " << c.failed << "\n";
   }
+
+ private:
+  Glyphs g_;
 };
 
 }  // namespace
@@ -180,7 +185,7 @@ int RunSyncExternal(Context& ctx, const CommandArgs& args) {
     return kExitUsage;
   }
   RefreshFlags flags{args.datasets, args.force, args.dry_run, args.allow_shrink};
-  SyncReporter reporter;
+  SyncReporter reporter(Glyphs{ctx.env.out_is_terminal});
   return RunRefresh(ctx, flags, *source, reporter);
 }
 

@@ -198,7 +198,9 @@ int RunImport(Context& ctx, const CommandArgs& args) {
             << " options (version " << result->commit.version << ")\n";
   } else if (result->commit.changed) {
     ctx.out << "Updated " << args.key << ": version " << result->commit.version
-            << " (" << DiffCounts(result->diff) << ")\n";
+            << " ("
+            << DiffCounts(result->diff, Glyphs{ctx.env.out_is_terminal})
+            << ")\n";
   } else {
     ctx.out << "Unchanged: " << args.key << " (version "
             << result->commit.version << ")\n";

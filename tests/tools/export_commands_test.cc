@@ -326,6 +326,7 @@ TEST_CASE("diff colours its lines only on a terminal without NO_COLOR") {
   Versions v;
   SECTION("a terminal") {
     v.cli.env_.out_is_terminal = true;
+    v.cli.env_.variables.erase("NO_COLOR");
     Run r = v.cli({"diff", "ethnic_category"});
     REQUIRE(r.code == kExitOk);
     CHECK(Contains(r.out, "\x1b[31m- C  Gamma [default]\x1b[0m\n"));
@@ -341,12 +342,20 @@ TEST_CASE("diff colours its lines only on a terminal without NO_COLOR") {
     CHECK(Contains(r.out, "\n- C  Gamma [default]\n"));
   }
   SECTION("not a terminal, json and patch") {
+    v.cli.env_.out_is_terminal = false;
+    v.cli.env_.variables.erase("NO_COLOR");
     for (const char* format : {"text", "json", "patch"}) {
       INFO(format);
       Run r = v.cli({"diff", "ethnic_category", "--format", format});
       REQUIRE(r.code == kExitOk);
       CHECK_FALSE(Contains(r.out, "\x1b"));
+      CHECK(std::all_of(r.out.begin(), r.out.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x80;
+      }));
     }
+    Run r = v.cli({"diff", "ethnic_category"});
+    CHECK(Contains(r.out, "ethnic_category: version 2 -> 3\n"));
+    CHECK(Contains(r.out, "\n~ B  Beta -> Beta 2\n"));
   }
 }
 
@@ -597,6 +606,37 @@ TEST_CASE("refresh on a fresh store seeds all 55, fetches both sources in "
   Run e = w.cli({"export", "--out", other});
   REQUIRE(e.code == kExitOk);
   CHECK(ReadTree(other) == ReadTree(w.out));
+}
+
+TEST_CASE("off a terminal, refresh, scrape and sync print plain ASCII; at "
+          "one, symbols") {
+  World w;
+  w.cli.env_.out_is_terminal = false;
+  w.cli.env_.variables.erase("NO_COLOR");
+  Run r = w.Refresh();
+  INFO(Describe(r));
+  REQUIRE(r.code == kExitOk);
+  CHECK(Contains(r.out, "\n+ Ethnic Category: "));
+  const auto ascii = [](const std::string& s) {
+    return std::all_of(s.begin(), s.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x80;
+    });
+  };
+  CHECK(ascii(r.out));
+  for (const char* command : {"scrape-nhs-dd", "sync-external"}) {
+    INFO(command);
+    Run again = w.cli({command, "--force", "--dataset",
+                       command[1] == 'c' ? "ethnic_category" : "nhs_trusts"});
+    INFO(Describe(again));
+    CHECK(again.code == kExitOk);
+    CHECK(ascii(again.out));
+    CHECK((Contains(again.out, "- Skipped: 0") ||
+           Contains(again.out, "  - Skipped: 0")));
+  }
+  w.cli.env_.out_is_terminal = true;
+  Run fancy = w.cli({"scrape-nhs-dd", "--force", "--dataset", "ethnic_category"});
+  CHECK(Contains(fancy.out, "\u229D Skipped: 0\n"));
+  CHECK(Contains(fancy.out, "\U0001F4CA Found 1 dataset(s) to process\n"));
 }
 
 TEST_CASE("a second refresh within the due period skips everything and "

@@ -67,6 +67,11 @@ class Cli {
     env_.variables["DATASNAP_STORE"] = store_;
     env_.variables["USER"] = "tester";
     env_.clock = [this] { return now_; };
+    // As at a terminal, so the reports show their symbols (tests of the
+    // plain output off a terminal set this false); NO_COLOR keeps colour
+    // out of the texts tests compare.
+    env_.out_is_terminal = true;
+    env_.variables["NO_COLOR"] = "1";
   }
 
   Run operator()(std::vector<std::string> args) {

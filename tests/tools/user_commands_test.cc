@@ -444,6 +444,10 @@ TEST_CASE("re-import: unchanged content makes no version, changed content one") 
                                       "value,label\n02,Two\n01,One\n03,Three\n");
   Run moved = Ok(cli, {"import", "my_list", "--file", reordered});
   CHECK(Contains(moved.out, "Updated my_list: version 4 (+0 \u22120 ~0, reordered)"));
+  // Off a terminal, ASCII.
+  cli.env_.out_is_terminal = false;
+  Run piped = Ok(cli, {"import", "my_list", "--file", v2});
+  CHECK(Contains(piped.out, "Updated my_list: version 5 (+1 -1 ~1"));
 }
 
 // ------------------------------------------------------ bad input files
