@@ -136,7 +136,10 @@ def main():
                 "only that one")
 
         # 5. --max-age: nothing fetched in the last 0.0003 hours (about 1 s).
-        time.sleep(1.5)
+        # Times are stored in whole seconds: after 2.1 s the difference of
+        # the stored times is at least 2 s, whatever the fractions were
+        # (1.5 s could leave it at 1, under the limit: a flaky check).
+        time.sleep(2.1)
         r = ds.run("status", "--check", "--max-age", "0.0003")
         t.check(r.returncode == 1, "--max-age: overdue exits 1")
         t.check("55 of 55 datasets need attention" in r.stderr and
