@@ -45,9 +45,8 @@ class Publisher {
     return Publish(file, json, json);
   }
 
-  // Publishes `json` as <path>.gz, then <path>.
-  Status Manifest(const std::string& path, const OrderedJson& json) {
-    const std::string text = DumpCompact(json);
+  // Publishes the manifest `text` as <path>.gz, then <path>.
+  Status Manifest(const std::string& path, const std::string& text) {
     const std::string sha = Sha256Hex(text);
     TreeFile gz{path + ".gz", "gzip", /*manifest=*/true, sha, text.size(), {}};
     DS_TRY(bytes, sink_.Encode(gz, text));
@@ -153,6 +152,14 @@ std::optional<ManifestEntry> TreeSink::Reuse(const ExportableDataset&,
 
 Result<std::string> TreeSink::Encode(const TreeFile& file,
                                      const std::string& json) {
+  return EncodeTreeFile(file, json);
+}
+
+Result<std::string> EncodeTreeFile(const TreeFile& file, std::string_view json,
+                                   unsigned threads) {
+  if (file.manifest && file.encoding == "gzip") {
+    return GzipCompressParallel(json, kManifestGzipLevel, threads);
+  }
   return EncodeDocument(file.encoding, json);
 }
 
@@ -224,10 +231,10 @@ Result<TreeSummary> BuildExportTree(const std::vector<ExportableDataset>& data,
   // organisations' first, then the public one.
   for (const auto& [org, own] : by_org) {
     DS_CHECK(out.Manifest("orgs/" + org + "/manifest.json",
-                          OrgManifestJson(org, own, entries)));
+                          DumpCompact(OrgManifestJson(org, own, entries))));
     ++summary.organizations;
   }
-  DS_CHECK(out.Manifest("manifest.json", ManifestJson(entries)));
+  DS_CHECK(out.Manifest("manifest.json", ManifestText(entries)));
   return summary;
 }
 

@@ -29,9 +29,16 @@
 namespace datasnap {
 
 // Compression of published files: pinned, the bytes are part of the
-// contract (docs/FORMATS.md, "Encodings").
-inline constexpr int kExportZstdLevel = 19;
+// contract (docs/FORMATS.md, "Encodings"). zstd 9, not 19: on the
+// catalogue's snapshots 19 saves 0.09 % of the bytes and costs ~50x the CPU
+// (docs/BENCHMARKS.md, section 4), which made a 10,000-dataset export
+// CPU-bound on compression.
+inline constexpr int kExportZstdLevel = 9;
 inline constexpr int kExportGzipLevel = 9;
+// manifest.json.gz is rewritten by every export that changes anything, and
+// at 10,000 datasets (9 MB) level 9 costs 1.5x level 6's CPU for 0.2 % of
+// its bytes.
+inline constexpr int kManifestGzipLevel = 6;
 
 struct TreeOptions {
   // Also publish every older version's snapshot. Default: current only.
@@ -64,7 +71,7 @@ class TreeSink {
  public:
   virtual ~TreeSink() = default;
   // The bytes of `json` in `file.encoding` ("zstd" or "gzip") for `file`.
-  // The default compresses with EncodeDocument; a sink may instead return
+  // The default compresses with EncodeTreeFile; a sink may instead return
   // bytes it has already (a cache, a file that decodes to `json`), which
   // must decode to `json`.
   virtual Result<std::string> Encode(const TreeFile& file,
@@ -87,10 +94,17 @@ class TreeSink {
                                              const std::string& prefix);
 };
 
-// `json` compressed as the tree publishes it: "zstd" at level 19, "gzip" at
+// `json` compressed as the tree publishes it: "zstd" at level 9, "gzip" at
 // level 9 (docs/FORMATS.md). kInvalidArgument for another encoding.
 Result<std::string> EncodeDocument(std::string_view encoding,
                                    std::string_view json);
+
+// `json` compressed as the tree publishes `file`: as EncodeDocument, but a
+// manifest's gzip at kManifestGzipLevel in GzipCompressParallel's pieces,
+// on up to `threads` cores (the same bytes for any number), so that the
+// export and `serve` agree at any size.
+Result<std::string> EncodeTreeFile(const TreeFile& file, std::string_view json,
+                                   unsigned threads = 1);
 
 // A dataset as the export reads it, from one transaction.
 struct ExportableDataset {

@@ -1,5 +1,7 @@
 #include "exporters/formats.h"
 
+#include <span>
+
 #include "core/version.h"
 #include "exporters/json_patch.h"
 
@@ -114,7 +116,7 @@ OrderedJson DiffJson(const std::string& key, const VersionRecord& from,
 
 namespace {
 
-OrderedJson EntriesJson(const std::vector<ManifestEntry>& entries) {
+OrderedJson EntriesJson(std::span<const ManifestEntry> entries) {
   OrderedJson datasets = OrderedJson::array();
   for (const ManifestEntry& e : entries) {
     const Dataset& d = e.record->dataset;
@@ -167,6 +169,26 @@ OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries) {
   j["generator"] = std::string("datasnap ") + kVersion;
   j["datasets"] = EntriesJson(entries);
   return j;
+}
+
+std::string ManifestText(const std::vector<ManifestEntry>& entries) {
+  // The members before "datasets" (the last member), rendered by the same
+  // code as ManifestJson: "{...,"datasets":[]}" without its "]}".
+  std::string text = DumpCompact(ManifestJson({}));
+  text.resize(text.size() - 2);
+  // Compact JSON joins array elements with a bare comma.
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    if (k > 0) text += ',';
+    if (!entries[k].json.empty()) {
+      text += entries[k].json;
+      continue;
+    }
+    const std::string array =
+        DumpCompact(EntriesJson(std::span(entries).subspan(k, 1)));
+    text.append(array, 1, array.size() - 2);
+  }
+  text += "]}";
+  return text;
 }
 
 OrderedJson OrgManifestJson(const std::string& organization,

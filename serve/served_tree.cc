@@ -46,7 +46,7 @@ class ServedTreeBuilder : public TreeSink {
   Result<std::string> Encode(const TreeFile& file,
                              const std::string& json) override {
     if (auto bytes = Reuse(file.json_sha256, file.encoding)) return *bytes;
-    return EncodeDocument(file.encoding, json);
+    return EncodeTreeFile(file, json);
   }
 
   Status Publish(const TreeFile& file, const std::string& bytes,

@@ -622,6 +622,48 @@ TEST_CASE("after one dataset changes, only its files and the manifest are "
     INFO(key);
     CHECK(*Entry(manifest, key) == *Entry(old_manifest, key));
   }
+
+  // The kept entries were copied from the old manifest's text, the new one
+  // rendered: the same bytes as a fresh export of the same store.
+  f.Export({.out_dir = f.dir.File("fresh")});
+  for (const char* name : {"/manifest.json", "/manifest.json.gz"}) {
+    INFO(name);
+    CHECK(testing::ReadFile(f.dir.File("fresh") + name) ==
+          testing::ReadFile(f.out + name));
+  }
+}
+
+TEST_CASE("an entry whose text differs from what this version renders is "
+          "not kept as that text") {
+  Fixture f;
+  Populate(f);
+  f.Export();
+  const std::string fresh = testing::ReadFile(f.out + "/manifest.json");
+  // The same values in other bytes: an export keeps the entries (their
+  // fields say they stand) but renders them again, so the manifest it
+  // writes is the canonical one again.
+  const OrderedJson doc = OrderedJson::parse(fresh);
+  std::string edited;
+  SECTION("whitespace") { edited = doc.dump(1); }
+  SECTION("members in another order") { edited = json::parse(fresh).dump(); }
+  SECTION("an escape where none is needed") {
+    // A name's first letter as \u00xx: the same string.
+    edited = fresh;
+    const std::string from = "\"name\":\"";
+    const std::size_t at = edited.find(from) + from.size();
+    REQUIRE(at != std::string::npos + from.size());
+    static constexpr char kHex[] = "0123456789abcdef";
+    const unsigned char letter = static_cast<unsigned char>(edited[at]);
+    REQUIRE(letter < 0x80);
+    edited.replace(at, 1, std::string("\\u00") + kHex[letter >> 4] +
+                              kHex[letter & 0xF]);
+    REQUIRE(OrderedJson::parse(edited) == doc);
+  }
+  REQUIRE(edited != fresh);
+  testing::WriteFile(f.out + "/manifest.json", edited);
+  const ExportReport report = f.Export();
+  CHECK(report.datasets_built == 0);
+  CHECK(testing::ReadFile(f.out + "/manifest.json") == fresh);
 }
 
 TEST_CASE("new files are written under temporary names and renamed into "
