@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <thread>
 #include <vector>
 
 namespace datasnap {
@@ -108,81 +107,6 @@ Result<std::string> GzipCompress(std::string_view data, int level) {
   }
   out.resize(n);
   return out;
-}
-
-Result<std::string> GzipCompressParallel(std::string_view data, int level,
-                                         unsigned threads) {
-  constexpr std::size_t kChunk = std::size_t{1} << 20;
-  constexpr std::size_t kWindow = std::size_t{1} << 15;  // deflate's 32 KiB
-  if (data.size() <= kChunk) return GzipCompress(data, level);
-  if (level < 1 || level > 9) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "gzip level " + std::to_string(level) + " is outside 1-9");
-  }
-  const std::size_t chunks = (data.size() + kChunk - 1) / kChunk;
-  std::vector<std::string> out(chunks);
-  std::vector<int> status(chunks, Z_OK);
-  // Raw deflate of chunk i, primed with the window before it; the last
-  // chunk finishes the stream, the others end on a byte boundary.
-  auto deflate_chunk = [&](std::size_t i) {
-    const std::size_t begin = i * kChunk;
-    const std::string_view in = data.substr(begin, kChunk);
-    const bool last = i + 1 == chunks;
-    z_stream strm{};
-    int rc = deflateInit2(&strm, level, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY);
-    if (rc != Z_OK) {
-      status[i] = rc;
-      return;
-    }
-    if (i > 0) {
-      const std::size_t dict = std::min(kWindow, begin);
-      rc = deflateSetDictionary(
-          &strm, reinterpret_cast<const Bytef*>(data.data() + begin - dict),
-          static_cast<uInt>(dict));
-    }
-    std::string& o = out[i];
-    o.resize(deflateBound(&strm, in.size()) + 16);
-    strm.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    strm.avail_in = static_cast<uInt>(in.size());
-    strm.next_out = reinterpret_cast<Bytef*>(o.data());
-    strm.avail_out = static_cast<uInt>(o.size());
-    if (rc == Z_OK) rc = deflate(&strm, last ? Z_FINISH : Z_SYNC_FLUSH);
-    const bool ok = last ? rc == Z_STREAM_END : rc == Z_OK && strm.avail_in == 0;
-    o.resize(o.size() - strm.avail_out);
-    deflateEnd(&strm);
-    status[i] = ok ? Z_OK : (rc == Z_OK ? Z_BUF_ERROR : rc);
-  };
-  threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(chunks)));
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (std::size_t i = t; i < chunks; i += threads) deflate_chunk(i);
-    });
-  }
-  for (std::thread& t : pool) t.join();
-  for (int rc : status) {
-    if (rc != Z_OK) {
-      return Fail(ErrorCode::kIo, "deflate failed: " + std::to_string(rc));
-    }
-  }
-  // RFC 1952: no name, no time, XFL 2 (best compression) and OS 3 (Unix),
-  // as zlib writes them; then the deflate stream, the CRC-32 and the size.
-  std::string member("\x1f\x8b\x08\x00\x00\x00\x00\x00", 8);
-  member += level == 9 ? '\x02' : (level == 1 ? '\x04' : '\x00');
-  member += '\x03';
-  for (const std::string& o : out) member += o;
-  uLong crc = crc32(0L, Z_NULL, 0);
-  for (std::size_t done = 0; done < data.size();) {
-    const std::size_t n = std::min<std::size_t>(data.size() - done, 1u << 30);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data() + done),
-                static_cast<uInt>(n));
-    done += n;
-  }
-  const std::uint32_t size = static_cast<std::uint32_t>(data.size());
-  for (std::uint32_t v : {static_cast<std::uint32_t>(crc), size}) {
-    for (int b = 0; b < 4; ++b) member += static_cast<char>((v >> (8 * b)) & 0xff);
-  }
-  return member;
 }
 
 Result<std::string> GzipDecompress(std::string_view member,

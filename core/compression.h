@@ -28,15 +28,6 @@ Result<std::string> ZstdDecompress(std::string_view frame, std::size_t max_size)
 // bytes depend on the input and level only.
 Result<std::string> GzipCompress(std::string_view data, int level);
 
-// The same as GzipCompress for large inputs, compressed on up to `threads`
-// threads: the input is cut into 1 MiB chunks, each deflated with the 32 KiB
-// before it as its dictionary and ended with a sync flush (as pigz does),
-// so the output is one ordinary gzip member, a little larger than
-// GzipCompress's, and the same bytes whatever `threads` is. Inputs of one
-// chunk or less give exactly GzipCompress's bytes.
-Result<std::string> GzipCompressParallel(std::string_view data, int level,
-                                         unsigned threads);
-
 // Decompresses one gzip member. Fails (kCorrupt) on damaged or truncated
 // input, and on input that would decode to more than `max_size` bytes.
 Result<std::string> GzipDecompress(std::string_view member,

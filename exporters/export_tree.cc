@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/compression.h"
+#include "core/gzip_pieces.h"
 #include "core/model_json.h"
 #include "core/sha256.h"
 #include "exporters/fhir.h"
@@ -156,9 +157,9 @@ Result<std::string> TreeSink::Encode(const TreeFile& file,
 }
 
 Result<std::string> EncodeTreeFile(const TreeFile& file, std::string_view json,
-                                   unsigned threads) {
+                                   unsigned threads, std::string_view earlier) {
   if (file.manifest && file.encoding == "gzip") {
-    return GzipCompressParallel(json, kManifestGzipLevel, threads);
+    return GzipCompressPieces(json, kManifestGzipLevel, threads, earlier);
   }
   return EncodeDocument(file.encoding, json);
 }
@@ -196,6 +197,7 @@ Result<TreeSummary> BuildExportTree(const std::vector<ExportableDataset>& data,
   TreeSummary summary;
   Publisher out(sink);
   std::vector<ManifestEntry> entries;  // global datasets
+  entries.reserve(data.size());
   // An organisation's own datasets, by organisation (sorted).
   std::map<std::string, std::vector<ManifestEntry>> by_org;
 

@@ -100,11 +100,13 @@ Result<std::string> EncodeDocument(std::string_view encoding,
                                    std::string_view json);
 
 // `json` compressed as the tree publishes `file`: as EncodeDocument, but a
-// manifest's gzip at kManifestGzipLevel in GzipCompressParallel's pieces,
-// on up to `threads` cores (the same bytes for any number), so that the
-// export and `serve` agree at any size.
+// manifest's gzip at kManifestGzipLevel in GzipCompressPieces's pieces, on
+// up to `threads` cores, copying the pieces of `earlier` (the file's
+// previous bytes, when known) that still stand. The same bytes for any
+// `threads` and `earlier`, so that the export and `serve` agree at any size.
 Result<std::string> EncodeTreeFile(const TreeFile& file, std::string_view json,
-                                   unsigned threads = 1);
+                                   unsigned threads = 1,
+                                   std::string_view earlier = {});
 
 // A dataset as the export reads it, from one transaction.
 struct ExportableDataset {

@@ -172,20 +172,29 @@ OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries) {
 }
 
 std::string ManifestText(const std::vector<ManifestEntry>& entries) {
+  // The entries without a text first, so that the whole text is allocated
+  // once (9 MB at 10,000 datasets).
+  std::vector<std::string> rendered(entries.size());
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    if (!entries[k].json.empty()) continue;
+    const std::string array =
+        DumpCompact(EntriesJson(std::span(entries).subspan(k, 1)));
+    rendered[k] = array.substr(1, array.size() - 2);
+  }
   // The members before "datasets" (the last member), rendered by the same
   // code as ManifestJson: "{...,"datasets":[]}" without its "]}".
-  std::string text = DumpCompact(ManifestJson({}));
-  text.resize(text.size() - 2);
+  const std::string head = DumpCompact(ManifestJson({}));
+  std::size_t size = head.size() + entries.size();
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    size += entries[k].json.empty() ? rendered[k].size() : entries[k].json.size();
+  }
+  std::string text;
+  text.reserve(size);
+  text.append(head, 0, head.size() - 2);
   // Compact JSON joins array elements with a bare comma.
   for (std::size_t k = 0; k < entries.size(); ++k) {
     if (k > 0) text += ',';
-    if (!entries[k].json.empty()) {
-      text += entries[k].json;
-      continue;
-    }
-    const std::string array =
-        DumpCompact(EntriesJson(std::span(entries).subspan(k, 1)));
-    text.append(array, 1, array.size() - 2);
+    text += entries[k].json.empty() ? rendered[k] : entries[k].json;
   }
   text += "]}";
   return text;

@@ -144,46 +144,6 @@ TEST_CASE("GzipCompress writes a member with no name or time that round-trips") 
   CHECK_FALSE(GzipCompress(text, 10).has_value());
 }
 
-TEST_CASE("GzipCompressParallel: one member that decodes to the input, the "
-          "same bytes on any number of threads") {
-  const std::string large = LargeInput();
-  std::string huge;
-  while (huge.size() < 3'500'000) huge += large;  // 4 chunks, the last short
-  const struct {
-    const char* what;
-    std::string data;
-  } kCases[] = {
-      {"empty", ""},
-      {"small", "{\"a\":1}"},
-      {"exactly one chunk", std::string(std::size_t{1} << 20, 'x')},
-      {"one chunk and a byte", std::string((std::size_t{1} << 20) + 1, 'y')},
-      {"several chunks", huge},
-  };
-  for (const auto& c : kCases) {
-    INFO(c.what);
-    auto one = GzipCompressParallel(c.data, 9, 1);
-    REQUIRE(one.has_value());
-    for (unsigned threads : {2u, 3u, 8u}) {
-      auto many = GzipCompressParallel(c.data, 9, threads);
-      REQUIRE(many.has_value());
-      CHECK(*many == *one);
-    }
-    auto decoded = GzipDecompress(*one, std::size_t{1} << 30);
-    REQUIRE(decoded.has_value());
-    CHECK(*decoded == c.data);
-    // Header as GzipCompress writes it: no name, no time, Unix.
-    REQUIRE(one->size() >= 18);
-    CHECK(one->substr(0, 10) == GzipCompress("", 9)->substr(0, 10));
-    if (c.data.size() <= (std::size_t{1} << 20)) {
-      CHECK(*one == *GzipCompress(c.data, 9));  // one chunk: zlib's bytes
-    } else {
-      // A little larger than one stream, not much.
-      CHECK(one->size() < GzipCompress(c.data, 9)->size() * 11 / 10 + 64);
-    }
-  }
-  CHECK_FALSE(GzipCompressParallel(huge, 10, 2).has_value());
-}
-
 TEST_CASE("GzipDecompress refuses damaged, truncated, trailing and oversized input") {
   const std::string text(5000, 'a');
   const std::string member = *GzipCompress(text, 9);

@@ -633,6 +633,44 @@ TEST_CASE("after one dataset changes, only its files and the manifest are "
   }
 }
 
+TEST_CASE("a manifest of several pieces: after one change, the bytes of a "
+          "fresh export") {
+  // Over 1 MiB of manifest, so manifest.json.gz is made of pieces and the
+  // second export copies those of the first that still stand.
+  Fixture f;
+  auto r = f.store->Write([&](WriteTxn& txn) -> Status {
+    for (int i = 0; i < 1800; ++i) {
+      const std::string key = "bulk_" + std::to_string(10000 + i);
+      DS_CHECK(txn.UpsertDataset(MakeDataset(key, Category::kNhsDd)));
+      auto list = OptionList::Make({O("A", "Alpha " + key), O("B", "Beta")});
+      if (!list) return std::unexpected(list.error());
+      Provenance p;
+      p.source_url = "https://example.test/" + key;
+      p.fetched_at = f.now;
+      DS_CHECK(txn.CommitOptions(key, *list, p));
+    }
+    return {};
+  });
+  REQUIRE(r.has_value());
+  f.Export();
+  const std::string before = testing::ReadFile(f.out + "/manifest.json.gz");
+  REQUIRE(testing::ReadFile(f.out + "/manifest.json").size() > (1u << 20));
+  CHECK(before.substr(0, 4) == std::string("\x1f\x8b\x08\x04", 4));  // FEXTRA
+
+  REQUIRE(f.Commit("bulk_10900", {O("A", "Alpha renamed"), O("B", "Beta")}) == 2);
+  const ExportReport report = f.Export();
+  CHECK(report.datasets_built == 1);
+  const std::string after = testing::ReadFile(f.out + "/manifest.json.gz");
+  CHECK(after != before);
+  CHECK(Gunzip(after) == testing::ReadFile(f.out + "/manifest.json"));
+  f.Export({.out_dir = f.dir.File("fresh")});
+  for (const char* name : {"/manifest.json", "/manifest.json.gz"}) {
+    INFO(name);
+    CHECK(testing::ReadFile(f.dir.File("fresh") + name) ==
+          testing::ReadFile(f.out + name));
+  }
+}
+
 TEST_CASE("an entry whose text differs from what this version renders is "
           "not kept as that text") {
   Fixture f;
