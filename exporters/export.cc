@@ -448,8 +448,7 @@ bool IndexManifest(dom::parser& parser, const std::string& json,
       manifest->generator != std::string("datasnap ") + kVersion) {
     return false;
   }
-  std::vector<std::pair<std::string, KnownEntry>> found;
-  found.reserve(manifest->entries.size());
+  EntryIndex found;  // merged into `index` once all are read
   for (std::string_view text : manifest->entries) {
     // One entry at a time, in place (the text lies inside `json`, which
     // has the padding beyond its end), with one parser whose buffers stay
@@ -470,9 +469,9 @@ bool IndexManifest(dom::parser& parser, const std::string& json,
         IsCompactText(text)) {
       k.entry.json = text;
     }
-    found.emplace_back(prefix + key, std::move(k));
+    found.try_emplace(prefix + key, std::move(k));
   }
-  for (auto& [id, k] : found) index.try_emplace(id, std::move(k));
+  index.merge(found);  // moves the nodes; an id already there stays
   return true;
 }
 
