@@ -1,5 +1,6 @@
 #include "core/json_read.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace datasnap::json {
@@ -39,7 +40,9 @@ ObjectReader::ObjectReader(object object, std::string what, std::string path,
       what_(std::move(what)),
       path_(std::move(path)),
       code_(input_is_user_data ? ErrorCode::kInvalidArgument
-                               : ErrorCode::kCorrupt) {}
+                               : ErrorCode::kCorrupt) {
+  seen_.reserve(object.size());
+}
 
 std::string ObjectReader::Where(std::string_view field) const {
   std::string where = what_ + ": ";
@@ -54,7 +57,9 @@ std::unexpected<Error> ObjectReader::Bad(std::string_view field,
 }
 
 Result<std::optional<element>> ObjectReader::Find(std::string_view field) {
-  seen_.emplace(field);
+  if (std::find(seen_.begin(), seen_.end(), field) == seen_.end()) {
+    seen_.emplace_back(field);
+  }
   element e;
   if (object_.at_key(field).get(e)) return std::optional<element>();
   return std::optional<element>(e);
@@ -163,7 +168,7 @@ Result<array> ObjectReader::Array(std::string_view field) {
 
 Status ObjectReader::RejectUnknownFields() const {
   for (auto [key, value] : object_) {
-    if (!seen_.contains(key)) {
+    if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) {
       return Fail(code_, Where(key) + ": unknown field (a typo?)");
     }
   }

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -351,11 +352,22 @@ bool IsEntryShape(dom::object o) {
 // EntriesJson would render.
 bool IsCompactText(std::string_view text) {
   static constexpr std::string_view kShort = "\"\\bfnrt";
+  // The bytes that end a run of plain string characters: the quote, the
+  // backslash and the control characters (a 9 MB manifest is mostly
+  // strings; a table keeps the scan to a load and a test per byte).
+  static constexpr auto kSpecial = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[c] = true;
+    t['"'] = t['\\'] = true;
+    return t;
+  }();
   std::size_t i = 0;
   while (i < text.size()) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c == '"') {
       for (++i; i < text.size() && text[i] != '"'; ++i) {
+        while (i < text.size() && !kSpecial[static_cast<unsigned char>(text[i])]) ++i;
+        if (i == text.size() || text[i] == '"') break;
         const unsigned char s = static_cast<unsigned char>(text[i]);
         if (s < 0x20) return false;
         if (s != '\\') continue;
