@@ -377,6 +377,15 @@ export class DatasnapClient extends EventTarget {
     this._db = null;
   }
 
+  /**
+   * Shows what IndexedDB holds for keys. The records are not hashed again
+   * here, and "nothing unverified is shown" still holds: _refreshOne is the
+   * only writer of "datasets", and it writes a record only once every check
+   * has passed (the file's and the JSON's SHA-256, the options' hash against
+   * the manifest's options_sha256). Hashing again on each load would cost a
+   * warm load time and guard against nothing more: a script of the same
+   * origin that could rewrite a record could rewrite the manifests too.
+   */
   async _loadCached(keys) {
     keys = keys.filter((key) => !this._held.has(key));
     const records = await this._getMany("datasets", keys.map((key) => `${this.baseUrl}|${key}`));

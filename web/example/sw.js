@@ -5,8 +5,15 @@
 const CACHE = "datasnap-example-shell-v1";
 const SHELL = ["./", "./index.html", "./sw.js", "../datasnap-client.js"].map((p) => new URL(p, self.location).href);
 
+/** The shell's cache, opened once per start of the worker rather than once per request. */
+let shell;
+const openShell = () => (shell ??= caches.open(CACHE).catch((e) => {
+  shell = undefined;  // the next request tries again
+  throw e;
+}));
+
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(openShell().then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
@@ -18,16 +25,27 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   url.search = "";
   if (event.request.method !== "GET" || !SHELL.includes(url.href)) return;
-  event.respondWith((async () => {
-    const cache = await caches.open(CACHE);
-    try {
-      const response = await fetch(event.request);
-      if (response.ok) await cache.put(url.href, response.clone());
-      return response;
-    } catch (e) {
-      const cached = await cache.match(url.href);
-      if (cached) return cached;
-      throw e;
-    }
-  })());
+  event.respondWith(respond(event, url.href));
 });
+
+/** @param {FetchEvent} event @param {string} key the shell URL (no query) */
+async function respond(event, key) {
+  const cache = await openShell();
+  // When the browser knows it is offline the network can only fail: go to
+  // the cache at once rather than wait for the failure (~5-10 ms a request
+  // in headless Chromium, for the page and again for the client).
+  if (self.navigator.onLine === false) {
+    const cached = await cache.match(key);
+    if (cached) return cached;
+  }
+  try {
+    const response = await fetch(event.request);
+    // Kept in the background: the page need not wait for the cache write.
+    if (response.ok) event.waitUntil(cache.put(key, response.clone()));
+    return response;
+  } catch (e) {
+    const cached = await cache.match(key);
+    if (cached) return cached;
+    throw e;
+  }
+}
