@@ -1,24 +1,32 @@
 #include "core/time.h"
 
-#include <ctime>
-
 #include <chrono>
 #include <cstdio>
 
 namespace datasnap {
 
+// Both directions with std::chrono's civil calendar rather than gmtime_r /
+// timegm: the store decodes several timestamps per record, 10,000 records
+// per export, and timegm (with the round trip that checked it) was a fifth
+// of decoding a dataset record.
 std::string FormatIso8601(UnixSeconds t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
+  using namespace std::chrono;
+  const sys_seconds at{seconds{t}};
+  const sys_days day = floor<days>(at);
+  const year_month_day ymd{day};
+  const hh_mm_ss<seconds> hms{at - day};
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
   return buf;
 }
 
 std::optional<UnixSeconds> ParseIso8601(std::string_view text) {
+  using namespace std::chrono;
   if (text.size() != 20 || text[4] != '-' || text[7] != '-' ||
       text[10] != 'T' || text[13] != ':' || text[16] != ':' || text[19] != 'Z') {
     return std::nullopt;
@@ -31,25 +39,19 @@ std::optional<UnixSeconds> ParseIso8601(std::string_view text) {
     }
     return v;
   };
-  std::tm tm{};
-  const int year = number(0, 4), month = number(5, 2), day = number(8, 2);
-  const int hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 ||
-      hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 ||
-      second > 60) {
+  const int y = number(0, 4), mo = number(5, 2), d = number(8, 2);
+  const int h = number(11, 2), mi = number(14, 2), s = number(17, 2);
+  if (y < 1970 || mo < 0 || d < 0) return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
+                           day{static_cast<unsigned>(d)}};
+  // Only what FormatIso8601 writes: a real date (no 31 February), no
+  // second 60.
+  if (!ymd.ok() || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) {
     return std::nullopt;
   }
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  const std::time_t t = timegm(&tm);
-  // timegm normalises 31 February into March and second 60 into the next
-  // minute; refuse any text that does not come back unchanged.
-  if (FormatIso8601(t) != text) return std::nullopt;
-  return static_cast<UnixSeconds>(t);
+  const sys_seconds at =
+      sys_days{ymd} + hours{h} + minutes{mi} + seconds{s};
+  return static_cast<UnixSeconds>(at.time_since_epoch().count());
 }
 
 UnixSeconds NowUnixSeconds() {
