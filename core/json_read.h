@@ -73,9 +73,10 @@ class ObjectReader {
   std::string what_;
   std::string path_;
   ErrorCode code_;
-  // The fields asked for, in the order asked. A vector, not a set: a
-  // record has a few dozen fields at most, and the store decodes records
-  // by the ten thousand (a set node per field was a fifth of the cost).
+  // The fields asked for, in the order asked (repeats and all). A vector,
+  // not a set: a record has a few dozen fields at most, and the store
+  // decodes records by the ten thousand (a set node per field was a fifth
+  // of the cost).
   std::vector<std::string> seen_;
 };
 
