@@ -1,3 +1,4 @@
+// datasnap: see README.md, or run `datasnap --help`.
 #include <malloc.h>
 
 #include <iostream>

@@ -198,6 +198,17 @@ class Fixture {
     return json::parse(testing::ReadFile(out + "/manifest.json"));
   }
 
+  // The manifests in `out` are byte for byte those a fresh export of the
+  // same store writes into an empty directory.
+  void CheckManifestsAsFresh() {
+    const std::string fresh = dir.File("fresh");
+    Export({.out_dir = fresh});
+    for (const char* name : {"/manifest.json", "/manifest.json.gz"}) {
+      INFO(name);
+      CHECK(testing::ReadFile(fresh + name) == testing::ReadFile(out + name));
+    }
+  }
+
   TempDir dir;
   std::string store_path;
   std::string out;
@@ -625,12 +636,7 @@ TEST_CASE("after one dataset changes, only its files and the manifest are "
 
   // The kept entries were copied from the old manifest's text, the new one
   // rendered: the same bytes as a fresh export of the same store.
-  f.Export({.out_dir = f.dir.File("fresh")});
-  for (const char* name : {"/manifest.json", "/manifest.json.gz"}) {
-    INFO(name);
-    CHECK(testing::ReadFile(f.dir.File("fresh") + name) ==
-          testing::ReadFile(f.out + name));
-  }
+  f.CheckManifestsAsFresh();
 }
 
 TEST_CASE("a manifest of several pieces: after one change, the bytes of a "
@@ -663,12 +669,7 @@ TEST_CASE("a manifest of several pieces: after one change, the bytes of a "
   const std::string after = testing::ReadFile(f.out + "/manifest.json.gz");
   CHECK(after != before);
   CHECK(Gunzip(after) == testing::ReadFile(f.out + "/manifest.json"));
-  f.Export({.out_dir = f.dir.File("fresh")});
-  for (const char* name : {"/manifest.json", "/manifest.json.gz"}) {
-    INFO(name);
-    CHECK(testing::ReadFile(f.dir.File("fresh") + name) ==
-          testing::ReadFile(f.out + name));
-  }
+  f.CheckManifestsAsFresh();
 }
 
 TEST_CASE("an entry whose text differs from what this version renders is "
