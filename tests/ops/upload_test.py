@@ -327,17 +327,19 @@ def run_all(f, binary, work, s3):
     f.check(kept.returncode == 0 and "; 0 pruned" in kept.stdout,
             "nothing is 30 days old: " + describe(kept))
     # An orphan uploaded now is younger than the rest (s3rver takes
-    # anonymous PUTs).
-    time.sleep(3)
+    # anonymous PUTs). Listed times are whole seconds, so the margins are
+    # seconds too: the rest are 8 s older, the orphan has 4 s (less up to
+    # 1 s of rounding) before the prune below must have listed it.
+    time.sleep(8)
     orphan = "datasets/orphan_list/1.000000000000.json.zst"
     put = urllib.request.Request(f"{s3.url}/{BUCKET}/{PREFIX}/{orphan}",
                                  data=b"not named by any manifest",
                                  method="PUT")
     f.check(urllib.request.urlopen(put, timeout=10).status == 200,
             "orphan upload")
-    # Older than 1.5 s: the unnamed files from before the sleep, not the
+    # Older than 4 s: the unnamed files from before the sleep, not the
     # orphan.
-    pruned = upload("--prune-days", str(1.5 / 86400))
+    pruned = upload("--prune-days", str(4 / 86400))
     f.check(pruned.returncode == 0, "prune: " + describe(pruned))
     left = s3.keys()
     f.check(not (unnamed & left), f"unnamed old files left: {unnamed & left}")
