@@ -23,16 +23,20 @@
 
 #include "core/compression.h"
 #include "core/model_json.h"
+#include "core/sha256.h"
 #include "core/time.h"
 #include "core/version.h"
 #include "exporters/checktick_fixture.h"
+#include "exporters/export_record.h"
 #include "exporters/export_tree.h"
 #include "exporters/formats.h"
+#include "exporters/manifest_reader.h"
 
 namespace datasnap {
 namespace {
 
 namespace fs = std::filesystem;
+namespace dom = simdjson::dom;
 
 // Largest published document read back to check an existing file.
 constexpr std::size_t kMaxDocumentBytes = std::size_t{1} << 31;
@@ -145,353 +149,6 @@ Status WriteAtomically(const fs::path& path, std::string_view bytes) {
     return IoError("cannot rename into place", path, err);
   }
   return SyncDirectory(path.parent_path());
-}
-
-// --- What an earlier export published: its manifests' entries ----------
-
-// One dataset's entry in a manifest, with the fields that say whether this
-// export would list the same.
-struct KnownEntry {
-  ManifestEntry entry;  // record and current unset
-  std::string name, description, category, options_sha256, created_at;
-  std::vector<std::string> tags;
-  std::optional<std::string> source_url, parent;
-  std::uint32_t version = 0;
-  std::uint64_t option_count = 0;
-};
-// By "<prefix><key>": "ethnic_category", "orgs/org-12/ethnic_category_org_12".
-using EntryIndex = std::map<std::string, KnownEntry>;
-
-namespace dom = simdjson::dom;
-
-bool ReadText(dom::object o, const char* field, std::string& out) {
-  std::string_view v;
-  if (o[field].get_string().get(v)) return false;
-  out = v;
-  return true;
-}
-
-bool ReadTextOrNull(dom::object o, const char* field,
-                    std::optional<std::string>& out) {
-  dom::element e;
-  if (o[field].get(e)) return false;
-  if (e.is_null()) {
-    out.reset();
-    return true;
-  }
-  std::string_view v;
-  if (e.get_string().get(v)) return false;
-  out = std::string(v);
-  return true;
-}
-
-template <typename T>
-bool ReadNumber(dom::object o, const char* field, T& out) {
-  std::uint64_t v = 0;
-  if (o[field].get_uint64().get(v)) return false;
-  out = static_cast<T>(v);
-  return true;
-}
-
-bool ReadFile(dom::object o, PublishedFile& f) {
-  return ReadText(o, "path", f.path) && ReadText(o, "encoding", f.encoding) &&
-         ReadNumber(o, "bytes", f.bytes) && ReadText(o, "sha256", f.sha256);
-}
-
-bool ReadDocument(dom::object o, PublishedDocument& d) {
-  dom::array files;
-  if (!ReadText(o, "json_sha256", d.json_sha256) ||
-      !ReadNumber(o, "json_bytes", d.json_bytes) ||
-      o["files"].get_array().get(files)) {
-    return false;
-  }
-  for (dom::element e : files) {
-    dom::object fo;
-    PublishedFile f;
-    if (e.get_object().get(fo) || !ReadFile(fo, f)) return false;
-    d.files.push_back(std::move(f));
-  }
-  return true;
-}
-
-bool ReadEntry(dom::object o, KnownEntry& k) {
-  std::string key;
-  dom::array tags, diffs;
-  dom::object snapshot;
-  if (!ReadText(o, "key", key) || !ReadText(o, "name", k.name) ||
-      !ReadText(o, "description", k.description) ||
-      !ReadText(o, "category", k.category) ||
-      o["tags"].get_array().get(tags) || !ReadNumber(o, "version", k.version) ||
-      !ReadNumber(o, "option_count", k.option_count) ||
-      !ReadText(o, "options_sha256", k.options_sha256) ||
-      !ReadText(o, "created_at", k.created_at) ||
-      !ReadTextOrNull(o, "source_url", k.source_url) ||
-      !ReadTextOrNull(o, "parent", k.parent) ||
-      o["snapshot"].get_object().get(snapshot) ||
-      !ReadDocument(snapshot, k.entry.snapshot) ||
-      o["diffs"].get_array().get(diffs)) {
-    return false;
-  }
-  for (dom::element t : tags) {
-    std::string_view v;
-    if (t.get_string().get(v)) return false;
-    k.tags.emplace_back(v);
-  }
-  for (dom::element e : diffs) {
-    dom::object d, s;
-    ManifestDiff md;
-    if (e.get_object().get(d) || !ReadNumber(d, "from", md.from) ||
-        !ReadNumber(d, "to", md.to) || d["summary"].get_object().get(s) ||
-        !ReadNumber(s, "added", md.summary.added) ||
-        !ReadNumber(s, "removed", md.summary.removed) ||
-        !ReadNumber(s, "changed", md.summary.changed) ||
-        s["reordered"].get_bool().get(md.summary.reordered) ||
-        !ReadDocument(d, md.document)) {
-      return false;
-    }
-    k.entry.diffs.push_back(std::move(md));
-  }
-  dom::array older;
-  if (!o["older_snapshots"].get_array().get(older)) {
-    for (dom::element e : older) {
-      dom::object d;
-      std::uint32_t version = 0;
-      PublishedDocument doc;
-      if (e.get_object().get(d) || !ReadNumber(d, "version", version) ||
-          !ReadDocument(d, doc)) {
-        return false;
-      }
-      k.entry.older.emplace_back(version, std::move(doc));
-    }
-  }
-  dom::object fhir;
-  if (!o["fhir"].get_object().get(fhir)) {
-    PublishedFile f;
-    if (!ReadFile(fhir, f)) return false;
-    k.entry.fhir = std::move(f);
-  }
-  return true;
-}
-
-// --- An entry's text, when it is what this version would render ---------
-
-// True when the object's members are `keys`, in that order, and no others.
-bool KeysAre(dom::object o, const std::vector<std::string_view>& keys) {
-  auto want = keys.begin();
-  for (dom::key_value_pair field : o) {
-    if (want == keys.end() || field.key != *want) return false;
-    ++want;
-  }
-  return want == keys.end();
-}
-
-bool IsFileShape(dom::element e) {
-  dom::object o;
-  return !e.get_object().get(o) &&
-         KeysAre(o, {"path", "encoding", "bytes", "sha256"});
-}
-
-// An object with `keys` (ending in DocumentJson's "json_sha256",
-// "json_bytes", "files") whose files are FileJson's.
-bool IsDocumentShape(dom::object o, const std::vector<std::string_view>& keys) {
-  dom::array files;
-  if (!KeysAre(o, keys) || o["files"].get_array().get(files)) return false;
-  for (dom::element f : files) {
-    if (!IsFileShape(f)) return false;
-  }
-  return true;
-}
-
-// True when the members of a manifest entry (already read by ReadEntry)
-// come in EntriesJson's order, with no others, nested objects too.
-bool IsEntryShape(dom::object o) {
-  std::vector<std::string_view> keys = {
-      "key",        "name",       "description",    "category",
-      "tags",       "version",    "option_count",   "sha256",
-      "options_sha256", "created_at", "source_url", "parent",
-      "snapshot",   "diffs"};
-  dom::element unused;
-  if (!o["older_snapshots"].get(unused)) keys.push_back("older_snapshots");
-  if (!o["fhir"].get(unused)) keys.push_back("fhir");
-  if (!KeysAre(o, keys)) return false;
-  dom::object snapshot;
-  dom::array diffs, older;
-  if (o["snapshot"].get_object().get(snapshot) ||
-      !IsDocumentShape(snapshot, {"json_sha256", "json_bytes", "files"}) ||
-      o["diffs"].get_array().get(diffs)) {
-    return false;
-  }
-  for (dom::element e : diffs) {
-    dom::object d, summary;
-    if (e.get_object().get(d) ||
-        !IsDocumentShape(d, {"from", "to", "summary", "json_sha256",
-                             "json_bytes", "files"}) ||
-        d["summary"].get_object().get(summary) ||
-        !KeysAre(summary, {"added", "removed", "changed", "reordered"})) {
-      return false;
-    }
-  }
-  if (!o["older_snapshots"].get_array().get(older)) {
-    for (dom::element e : older) {
-      dom::object v;
-      if (e.get_object().get(v) ||
-          !IsDocumentShape(v, {"version", "json_sha256", "json_bytes",
-                               "files"})) {
-        return false;
-      }
-    }
-  }
-  return o["fhir"].get(unused) || IsFileShape(unused);
-}
-
-// True when `text` is compact JSON as DumpCompact writes it: no whitespace
-// between tokens, integers without sign, fraction or leading zero, strings
-// with only '"', '\\' and control characters escaped, those as \b \f \n
-// \r \t or \u00xx (lower-case hex). Together with IsEntryShape and the
-// values ReadEntry and StillStands check, such a text is the one
-// EntriesJson would render.
-bool IsCompactText(std::string_view text) {
-  static constexpr std::string_view kShort = "\"\\bfnrt";
-  // The bytes that end a run of plain string characters: the quote, the
-  // backslash and the control characters (a 9 MB manifest is mostly
-  // strings; a table keeps the scan to a load and a test per byte).
-  static constexpr auto kSpecial = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0; c < 0x20; ++c) t[c] = true;
-    t['"'] = t['\\'] = true;
-    return t;
-  }();
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '"') {
-      for (++i; i < text.size() && text[i] != '"'; ++i) {
-        while (i < text.size() && !kSpecial[static_cast<unsigned char>(text[i])]) ++i;
-        if (i == text.size() || text[i] == '"') break;
-        const unsigned char s = static_cast<unsigned char>(text[i]);
-        if (s < 0x20) return false;
-        if (s != '\\') continue;
-        if (++i == text.size()) return false;
-        if (kShort.find(text[i]) != std::string_view::npos) continue;
-        // \u00xx, only for a control character without a short form.
-        if (text.substr(i, 3) != "u00" || i + 4 >= text.size()) return false;
-        const std::string_view hex = text.substr(i + 3, 2);
-        if (hex.find_first_not_of("0123456789abcdef") !=
-                std::string_view::npos ||
-            hex[0] > '1' || hex == "08" || hex == "09" || hex == "0a" ||
-            hex == "0c" || hex == "0d") {
-          return false;
-        }
-        i += 4;
-      }
-      if (i == text.size()) return false;
-      ++i;
-    } else if (c >= '0' && c <= '9') {
-      const std::size_t end = text.find_first_not_of("0123456789", i);
-      if (c == '0' && end != i + 1) return false;
-      i = end == std::string_view::npos ? text.size() : end;
-    } else if (std::string_view("{}[],:").find(static_cast<char>(c)) !=
-               std::string_view::npos) {
-      ++i;
-    } else {
-      bool literal = false;
-      for (std::string_view word : {"true", "false", "null"}) {
-        if (text.substr(i, word.size()) == word) {
-          i += word.size();
-          literal = true;
-          break;
-        }
-      }
-      if (!literal) return false;
-    }
-  }
-  return true;
-}
-
-// What IndexManifest reads of a manifest before its entries.
-struct ManifestTexts {
-  std::uint64_t format = 0;
-  std::string generator;
-  std::vector<std::string_view> entries;  // each element of "datasets"
-};
-
-// The format, the generator and the raw text of each entry of a manifest,
-// read with simdjson's on-demand parser, which builds no tree: a DOM of a
-// whole 10,000-dataset manifest (9 MB) was a fifth of an export after one
-// change, mostly in touching fresh memory. nullopt when the text is not
-// such a document. `json` has SIMDJSON_PADDING bytes of room beyond its
-// end.
-std::optional<ManifestTexts> SplitManifest(const std::string& json) {
-  const simdjson::padded_string_view padded(json);
-  simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
-  simdjson::ondemand::object root;
-  simdjson::ondemand::array datasets;
-  ManifestTexts out;
-  std::string_view generator;
-  if (parser.iterate(padded).get(doc) || doc.get_object().get(root) ||
-      root["format"].get_uint64().get(out.format) ||
-      root["generator"].get_string().get(generator)) {
-    return std::nullopt;
-  }
-  out.generator = generator;
-  if (root["datasets"].get_array().get(datasets)) return std::nullopt;
-  for (auto element : datasets) {
-    simdjson::ondemand::object o;
-    std::string_view raw;
-    if (element.get_object().get(o) || o.raw_json().get(raw)) return std::nullopt;
-    out.entries.push_back(raw);
-  }
-  // (Anything after the root object is not looked at: the manifest is
-  // written again whenever its bytes differ from the new one.)
-  return out;
-}
-
-// Adds the entries of a manifest (JSON text) whose files sit under `prefix`
-// to `index`. False, adding nothing, when it is not a manifest this
-// datasnap wrote: another format or generator may list other things.
-// `json` has SIMDJSON_PADDING bytes of room beyond its end (ReadIfExists
-// with padding, or PaddedCopy), so that neither parser copies it.
-bool IndexManifest(dom::parser& parser, const std::string& json,
-                   const std::string& prefix, EntryIndex& index) {
-  const std::optional<ManifestTexts> manifest = SplitManifest(json);
-  if (!manifest ||
-      manifest->format != static_cast<std::uint64_t>(kExportFormatVersion) ||
-      manifest->generator != std::string("datasnap ") + kVersion) {
-    return false;
-  }
-  EntryIndex found;  // merged into `index` once all are read
-  for (std::string_view text : manifest->entries) {
-    // One entry at a time, in place (the text lies inside `json`, which
-    // has the padding beyond its end), with one parser whose buffers stay
-    // small.
-    dom::object o;
-    KnownEntry k;
-    std::string key, sha256;
-    if (parser.parse(text.data(), text.size(), /*realloc_if_needed=*/false)
-            .get_object()
-            .get(o) ||
-        !ReadText(o, "key", key) || !ReadEntry(o, k) ||
-        !ReadText(o, "sha256", sha256)) {
-      return false;
-    }
-    // The entry's text as it stands, so that an entry kept as it is need
-    // not be rendered again, when rendering it would give these bytes.
-    if (sha256 == k.entry.snapshot.json_sha256 && IsEntryShape(o) &&
-        IsCompactText(text)) {
-      k.entry.json = text;
-    }
-    found.try_emplace(prefix + key, std::move(k));
-  }
-  index.merge(found);  // moves the nodes; an id already there stays
-  return true;
-}
-
-std::string PaddedCopy(std::string_view text) {
-  std::string copy;
-  copy.reserve(text.size() + simdjson::SIMDJSON_PADDING);
-  copy = text;
-  return copy;
 }
 
 // What the manifests in `out_dir` (public and organisations') say.
@@ -700,10 +357,16 @@ class Tree {
       Keep(path);
       return false;
     }
+    DS_CHECK(Put(path, bytes));
+    return true;
+  }
+
+  // A mutable file, written at once.
+  Status Put(const std::string& path, std::string_view bytes) {
     DS_CHECK(WriteAtomically(root_ / path, bytes));
     std::lock_guard<std::mutex> lock(mu_);
     RecordWritten(path, bytes.size());
-    return true;
+    return {};
   }
 
   // A file already there with the right content.
@@ -898,11 +561,14 @@ class ManifestSink : public TreeSink {
                                      const std::string& prefix) override {
     const std::string id = prefix + dataset.record.dataset.key;
     if (auto it = built_.find(id); it != built_.end()) {
+      listed_files_ += FilesOf(it->second.entry).size();
       return std::move(it->second.entry);
     }
     auto it = kept_.find(id);
     if (it == kept_.end()) return std::nullopt;
-    for (const PublishedFile* f : FilesOf(it->second.entry)) tree_.Keep(f->path);
+    const std::vector<const PublishedFile*> files = FilesOf(it->second.entry);
+    for (const PublishedFile* f : files) tree_.Keep(f->path);
+    listed_files_ += files.size();
     return std::move(it->second.entry);
   }
 
@@ -919,15 +585,22 @@ class ManifestSink : public TreeSink {
   }
 
   Status Publish(const TreeFile& file, const std::string& bytes,
-                 const std::string& /*sha256*/,
+                 const std::string& sha256,
                  const std::string& /*json*/) override {
     if (!file.manifest) return Unbuilt(file);
     DS_TRY(written, tree_.PutIfDifferent(file.path, bytes));
     if (file.path == "manifest.json") manifest_changed_ = *written;
+    manifests_[file.path] = sha256;
     return {};
   }
 
   bool manifest_changed() const { return manifest_changed_; }
+  // For the export record: the SHA-256 of each manifest published, by
+  // path, and how many files their entries list.
+  const std::map<std::string, std::string>& manifests() const {
+    return manifests_;
+  }
+  std::uint64_t listed_files() const { return listed_files_; }
 
  private:
   static std::unexpected<Error> Unbuilt(const TreeFile& file) {
@@ -940,6 +613,8 @@ class ManifestSink : public TreeSink {
   EntryIndex& built_;
   unsigned workers_;
   bool manifest_changed_ = false;
+  std::map<std::string, std::string> manifests_;
+  std::uint64_t listed_files_ = 0;
 };
 
 // Where a dataset's files go ("" or "orgs/<org>/"), or nullopt when it is
@@ -1032,6 +707,352 @@ Status WriteFixture(const ReadTxn& txn,
   return {};
 }
 
+// --- The export record, and exporting only what changed -------------------
+
+std::string Generator() { return std::string("datasnap ") + kVersion; }
+
+// The warnings of `headers` (datasets left out), by key.
+std::map<std::string, std::string> WarningsOf(
+    const std::vector<ExportableDataset>& headers) {
+  std::map<std::string, std::string> warnings;
+  for (const ExportableDataset& e : headers) {
+    const Dataset& d = e.record.dataset;
+    if (!d.is_global && !d.organization.empty() && !ScopeOf(d)) {
+      warnings.emplace(d.key, UnusableOrganizationWarning(d));
+    }
+  }
+  return warnings;
+}
+
+// The record of an export that read the store in `txn`: its newest audit
+// event, whose successors will name what changes.
+Result<ExportRecord> NewRecord(const ReadTxn& txn, const TreeOptions& options) {
+  ExportRecord record;
+  record.generator = Generator();
+  DS_TRY(created_at, txn.CreatedAt());
+  record.store_created_at = std::move(*created_at);
+  DS_TRY(newest, txn.ListAudit(1));
+  if (!newest->empty()) {
+    record.audit_seq = newest->front().seq;
+    record.audit_event_sha256 = AuditFingerprint(newest->front());
+  }
+  record.all_versions = options.all_versions;
+  record.fhir = options.fhir;
+  record.fhir_base_url = options.fhir_base_url;
+  return record;
+}
+
+// Writes the record when it differs from the one there: after the
+// manifests, so that a crash between the two leaves a record whose
+// manifest hashes no longer match, and the next export reads everything.
+Status WriteRecord(const fs::path& root, const ExportRecord& record) {
+  const std::string text = ExportRecordJson(record);
+  if (ReadIfExists(root / kExportRecordName) == text) return {};
+  return WriteAtomically(root / kExportRecordName, text);
+}
+
+// The organisation of a manifest path the record may list
+// ("orgs/<org>/manifest.json" or its .gz): "" for the public manifest,
+// nullopt for any other path.
+std::optional<std::string> OrgOfManifestPath(std::string_view path) {
+  if (path.ends_with(".gz")) path.remove_suffix(3);
+  if (path == "manifest.json") return std::string();
+  constexpr std::string_view kHead = "orgs/", kTail = "/manifest.json";
+  if (!path.starts_with(kHead) || !path.ends_with(kTail)) return std::nullopt;
+  const std::string org(
+      path.substr(kHead.size(), path.size() - kHead.size() - kTail.size()));
+  if (!ValidateKey(org)) return std::nullopt;
+  return org;
+}
+
+// The manifests `record` lists, read back by path, when the tree is still
+// what the record says: written by this datasnap with these options, each
+// manifest (.json and .gz) holding the bytes recorded, and no other
+// organisation with a manifest. nullopt otherwise: the tree changed
+// outside the exports (or the record is another's), and the export reads
+// everything.
+std::optional<std::map<std::string, std::string>> ReadRecordedManifests(
+    const fs::path& root, const ExportRecord& record,
+    const TreeOptions& options) {
+  if (record.generator != Generator() ||
+      record.all_versions != options.all_versions ||
+      record.fhir != options.fhir ||
+      record.fhir_base_url != options.fhir_base_url ||
+      record.audit_seq == 0) {
+    return std::nullopt;
+  }
+  std::set<std::string> orgs;
+  for (const auto& [path, sha] : record.manifests) {
+    const std::optional<std::string> org = OrgOfManifestPath(path);
+    if (!org) return std::nullopt;
+    if (!org->empty()) orgs.insert(*org);
+  }
+  // Both files of every manifest, and the public one.
+  if (record.manifests.size() != 2 * (orgs.size() + 1) ||
+      !record.manifests.contains("manifest.json") ||
+      orgs != OrganizationsWithManifest(root)) {
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> texts;
+  for (const auto& [path, sha] : record.manifests) {
+    std::optional<std::string> text = ReadIfExists(
+        root / path, path.ends_with(".gz") ? 0 : simdjson::SIMDJSON_PADDING);
+    if (!text || Sha256Hex(*text) != sha) return std::nullopt;
+    texts.emplace(path, std::move(*text));
+  }
+  return texts;
+}
+
+// One manifest as this export composes it: entry (or reference) texts by
+// key, which point into the earlier manifests' bytes or into `owned`.
+using EntryTexts = std::map<std::string, std::string_view, std::less<>>;
+
+std::vector<std::string_view> InKeyOrder(const EntryTexts& texts) {
+  std::vector<std::string_view> out;
+  out.reserve(texts.size());
+  for (const auto& [key, text] : texts) out.push_back(text);
+  return out;
+}
+
+// Splits an earlier manifest's entries (or references) by key. False when
+// one has no key this datasnap writes.
+bool IndexTexts(const std::vector<std::string_view>& texts, EntryTexts& out) {
+  for (std::string_view text : texts) {
+    const std::string_view key = KeyOfEntryText(text);
+    if (key.empty()) return false;
+    out.emplace(std::string(key), text);
+  }
+  return true;
+}
+
+// What the audit log says changed since `record`'s event: the datasets
+// named by the later events, and the newest event. nullopt when the log
+// does not continue the recorded one (another store, a copy restored from
+// before the record, a migration since): then the export reads everything.
+struct ChangesSince {
+  std::set<std::string> keys;
+  AuditEvent newest;
+};
+Result<std::optional<ChangesSince>> ReadChanges(const ReadTxn& txn,
+                                                const ExportRecord& record) {
+  DS_TRY(created_at, txn.CreatedAt());
+  if (*created_at != record.store_created_at) return std::nullopt;
+  DS_TRY(events, txn.ListAuditFrom(record.audit_seq));
+  if (events->empty() || events->front().seq != record.audit_seq ||
+      AuditFingerprint(events->front()) != record.audit_event_sha256) {
+    return std::nullopt;
+  }
+  ChangesSince changes;
+  for (std::size_t i = 1; i < events->size(); ++i) {
+    const AuditEvent& e = (*events)[i];
+    // A store-wide rewrite names no dataset; a command's summary names
+    // none either, but each write it summarises has its own event.
+    if (e.action.starts_with("store.")) return std::nullopt;
+    if (!e.dataset.empty()) changes.keys.insert(e.dataset);
+  }
+  changes.newest = std::move(events->back());
+  return changes;
+}
+
+// Publishes a manifest's .gz and then its .json unless the text is the
+// earlier one, whose files (checked against the record) stand. Updates
+// the record's hashes.
+Status PublishManifest(Tree& tree, const std::string& path,
+                       const std::string& text,
+                       const std::map<std::string, std::string>& earlier,
+                       unsigned workers, ExportRecord& record,
+                       bool& changed) {
+  const std::string gz_path = path + ".gz";
+  auto old_text = earlier.find(path);
+  auto old_gz = earlier.find(gz_path);
+  if (old_text != earlier.end() && old_gz != earlier.end() &&
+      old_text->second == text) {
+    tree.Keep(gz_path);
+    tree.Keep(path);
+    record.manifests[gz_path] = Sha256Hex(old_gz->second);
+    record.manifests[path] = Sha256Hex(text);
+    changed = false;
+    return {};
+  }
+  const TreeFile gz{gz_path, "gzip", /*manifest=*/true, {}, text.size(), {}};
+  DS_TRY(bytes, EncodeTreeFile(gz, text, workers,
+                               old_gz != earlier.end() ? std::string_view(old_gz->second)
+                                                       : std::string_view()));
+  DS_CHECK(tree.Put(gz_path, *bytes));
+  DS_CHECK(tree.Put(path, text));
+  record.manifests[gz_path] = Sha256Hex(*bytes);
+  record.manifests[path] = Sha256Hex(text);
+  changed = true;
+  return {};
+}
+
+// The export after an earlier one whose record still describes the tree
+// (ReadRecordedManifests): reads only the datasets named by the audit
+// events since, builds those whose entries no longer stand, and composes
+// the manifests from the earlier ones' entry texts and the new ones. The
+// same bytes as a full export of the store (a test holds it to that).
+// nullopt, having written nothing, when the audit log does not continue
+// the record's: the caller exports in full.
+Result<std::optional<ExportReport>> ExportChanged(
+    const ReadTxn& txn, const ExportRecord& recorded,
+    const std::map<std::string, std::string>& earlier,
+    const TreeOptions& options, unsigned workers, Tree& tree,
+    ExportReport& report) {
+  DS_TRY(changes, ReadChanges(txn, recorded));
+  if (!*changes) return std::nullopt;
+  const std::set<std::string>& keys = (*changes)->keys;
+
+  // The earlier manifests, split into entry texts by key.
+  std::map<std::string, EntryTexts> manifests;  // by prefix ("", "orgs/x/")
+  EntryTexts refs;  // the global references, the same in every organisation's
+  for (const auto& [path, text] : earlier) {
+    if (path.ends_with(".gz")) continue;
+    const std::optional<ManifestTexts> split = SplitManifest(text);
+    const std::string prefix = path.substr(0, path.size() - 13);
+    if (!split || !IsOwnManifest(*split) ||
+        !IndexTexts(split->entries, manifests[prefix]) ||
+        (!prefix.empty() && refs.empty() && !IndexTexts(split->global, refs))) {
+      return std::nullopt;
+    }
+  }
+  const bool had_orgs = manifests.size() > 1;
+
+  // The changed datasets as they are now. `prefix_of`: where each goes.
+  std::vector<ExportableDataset> headers;
+  std::vector<std::string> prefixes;
+  std::map<std::string, std::string> warnings = recorded.warnings;
+  for (const std::string& key : keys) {
+    warnings.erase(key);
+    DS_TRY(record, txn.GetDataset(key));
+    if (!*record || !(*record)->dataset.is_active || (*record)->sync.version == 0) {
+      continue;
+    }
+    DS_TRY(versions, txn.ListVersions(key, /*with_options=*/false));
+    if (versions->empty()) continue;
+    ExportableDataset e{std::move(**record), std::move(*versions)};
+    const std::optional<std::string> prefix = ScopeOf(e.record.dataset);
+    if (!prefix) {
+      const Dataset& d = e.record.dataset;
+      if (!d.is_global && !d.organization.empty()) {
+        warnings.emplace(key, UnusableOrganizationWarning(d));
+      }
+      continue;
+    }
+    headers.push_back(std::move(e));
+    prefixes.push_back(*prefix);
+  }
+  // A new organisation needs the global references, known only from
+  // another organisation's manifest (or every public entry parsed): rare
+  // enough to export in full.
+  if (!had_orgs && std::any_of(prefixes.begin(), prefixes.end(),
+                               [](const std::string& p) { return !p.empty(); })) {
+    return std::nullopt;
+  }
+
+  // Each changed dataset's earlier entries go, wherever they were; an
+  // entry that still stands (an event that changed nothing published)
+  // comes back as it was.
+  dom::parser parser;
+  std::uint64_t listed_files = recorded.listed_files;
+  std::map<std::string, KnownEntry> old_entries;  // by prefix + key
+  for (auto& [prefix, texts] : manifests) {
+    for (const std::string& key : keys) {
+      auto it = texts.find(key);
+      if (it == texts.end()) continue;
+      const std::string padded = PaddedCopy(it->second);
+      std::string parsed_key;
+      std::optional<KnownEntry> known = ParseEntry(parser, padded, parsed_key);
+      if (!known || parsed_key != key) return std::nullopt;
+      known->entry.json = it->second;  // ParseEntry's view is into `padded`
+      listed_files -= std::min<std::uint64_t>(listed_files,
+                                              FilesOf(known->entry).size());
+      old_entries.emplace(prefix + key, std::move(*known));
+      texts.erase(it);
+    }
+  }
+  for (const std::string& key : keys) refs.erase(key);
+
+  std::vector<std::size_t> todo;
+  std::vector<std::string_view> kept_texts(headers.size());
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const ExportableDataset& e = headers[i];
+    auto it = old_entries.find(prefixes[i] + e.record.dataset.key);
+    const VersionRecord* current = CurrentVersion(e);
+    if (it != old_entries.end() &&
+        StillStands(it->second, e, *current, prefixes[i], options, tree.root())) {
+      kept_texts[i] = it->second.entry.json;
+      listed_files += FilesOf(it->second.entry).size();
+    } else {
+      todo.push_back(i);
+    }
+  }
+  EntryIndex built;
+  DS_CHECK(BuildDatasets(txn, headers, todo, options, workers, tree, built));
+
+  // The new entries, and the global references of the new global ones.
+  std::vector<std::string> owned;  // texts rendered here
+  std::uint64_t built_files = 0;   // counted by the tree as written or kept
+  owned.reserve(2 * headers.size());
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const ExportableDataset& e = headers[i];
+    const std::string& key = e.record.dataset.key;
+    const VersionRecord* current = CurrentVersion(e);
+    std::string_view text = kept_texts[i];
+    std::string sha256;
+    if (text.empty()) {
+      auto it = built.find(prefixes[i] + key);
+      if (it == built.end()) {
+        return Fail(ErrorCode::kCorrupt,
+                    "export: '" + key + "' was not built before the manifests");
+      }
+      ManifestEntry& m = it->second.entry;
+      m.record = &e.record;
+      m.current = current;
+      listed_files += FilesOf(m).size();
+      built_files += FilesOf(m).size();
+      owned.push_back(EntryText(m));
+      text = owned.back();
+      sha256 = m.snapshot.json_sha256;
+    } else {
+      sha256 = old_entries.at(prefixes[i] + key).entry.snapshot.json_sha256;
+    }
+    manifests[prefixes[i]].emplace(key, text);
+    if (prefixes[i].empty()) {
+      owned.push_back(GlobalRefText(key, current->version, sha256));
+      refs.emplace(key, owned.back());
+    }
+  }
+
+  // Publish: the organisations' manifests, then the public one.
+  ExportRecord record = recorded;
+  record.audit_seq = (*changes)->newest.seq;
+  record.audit_event_sha256 = AuditFingerprint((*changes)->newest);
+  record.manifests.clear();
+  record.listed_files = listed_files;
+  record.warnings = std::move(warnings);
+  const std::vector<std::string_view> global = InKeyOrder(refs);
+  for (const auto& [prefix, texts] : manifests) {
+    if (prefix.empty()) continue;
+    const std::string org = prefix.substr(5, prefix.size() - 6);
+    bool changed = false;
+    DS_CHECK(PublishManifest(tree, prefix + "manifest.json",
+                             OrgManifestTextOf(org, InKeyOrder(texts), global),
+                             earlier, workers, record, changed));
+    ++report.organizations;
+  }
+  const EntryTexts& public_texts = manifests[""];
+  DS_CHECK(PublishManifest(tree, "manifest.json",
+                           ManifestTextOf(InKeyOrder(public_texts)), earlier,
+                           workers, record, report.manifest_changed));
+  report.datasets = public_texts.size();
+  // Every listed file not built here stands as the earlier export left it.
+  report.files_unchanged += record.listed_files - built_files;
+  for (const auto& [key, warning] : record.warnings) report.warnings.push_back(warning);
+  DS_CHECK(WriteRecord(tree.root(), record));
+  report.incremental = true;
+  return std::optional<ExportReport>(std::move(report));
+}
+
 }  // namespace
 
 Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
@@ -1047,6 +1068,28 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
   tree_options.extra_organizations = OrganizationsWithManifest(root);
   unsigned workers = options.workers;
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  ExportReport report;
+  Tree tree(root, report, /*track_published=*/options.prune);
+
+  // After an earlier export whose record still describes the tree, only
+  // the datasets changed since are read. --verify and --prune look at
+  // every file, and the fixture lists every dataset: they read everything.
+  if (!options.verify && !options.prune && options.checktick_fixture.empty()) {
+    std::optional<ExportRecord> record;
+    if (std::optional<std::string> text = ReadIfExists(root / kExportRecordName)) {
+      record = ParseExportRecord(*text);
+    }
+    std::optional<std::map<std::string, std::string>> recorded;
+    if (record) recorded = ReadRecordedManifests(root, *record, tree_options);
+    if (recorded) {
+      DS_TRY(done, store.Read([&](const ReadTxn& txn) {
+        return ExportChanged(txn, *record, *recorded, tree_options, workers,
+                             tree, report);
+      }));
+      if (*done) return std::move(**done);
+    }
+  }
+
   // The earlier manifests are read on a thread of their own while this one
   // lists the store: at 10,000 datasets each takes a fifth of an export
   // after one change. --prune must know every file of every dataset, and
@@ -1060,8 +1103,6 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
     });
   }
 
-  ExportReport report;
-  Tree tree(root, report, /*track_published=*/options.prune);
   return store.Read([&](const ReadTxn& txn) -> Result<ExportReport> {
     auto headers = ReadHeaders(txn);
     if (reader.joinable()) reader.join();
@@ -1116,6 +1157,11 @@ Result<ExportReport> ExportStore(Store& store, const ExportOptions& options) {
     if (options.prune) {
       DS_CHECK(Prune(tree, {"datasets", "diffs", "fhir", "orgs"}, report));
     }
+    DS_TRY(record, NewRecord(txn, tree_options));
+    record->manifests = sink.manifests();
+    record->listed_files = sink.listed_files();
+    record->warnings = WarningsOf(*headers);
+    DS_CHECK(WriteRecord(root, *record));
     return std::move(report);
   });
 }

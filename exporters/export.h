@@ -24,14 +24,18 @@
 // Files of earlier exports stay (clients may hold an old manifest) unless
 // `prune`.
 //
-// Incremental: the manifests already in `out_dir` say what an earlier
-// export published. A dataset whose manifest entry is still what this
-// export would list, and whose listed files are all there at their listed
-// sizes, keeps its entry: its options are not read and nothing of it is
-// compressed or written. The others are built, on every core. `verify`
-// (or `prune`) builds every dataset instead, checking each existing file
-// by decoding it and repairing what is wrong (docs/FORMATS.md,
-// "Incremental export").
+// Incremental: an export leaves a record of what it wrote in `out_dir`
+// (export_record.h). When the next finds it still true of the tree and
+// the store, it reads only the datasets named by the store's audit events
+// since, and composes the manifests from the earlier ones' entries and the
+// changed datasets' new ones. Otherwise the manifests already in `out_dir`
+// say what an earlier export published: a dataset whose manifest entry is
+// still what this export would list, and whose listed files are all there
+// at their listed sizes, keeps its entry: its options are not read and
+// nothing of it is compressed or written. The others are built, on every
+// core. `verify` (or `prune`) builds every dataset instead, checking each
+// existing file by decoding it and repairing what is wrong or missing
+// (docs/FORMATS.md, "How an export writes").
 //
 // The files and their bytes come from export_tree.h, which `datasnap
 // serve` shares; this module writes them.
@@ -78,6 +82,9 @@ struct ExportReport {
   std::size_t files_pruned = 0;
   std::uint64_t bytes_written = 0;
   bool manifest_changed = false;
+  // True when only the datasets changed since the export the directory's
+  // record describes were read (docs/FORMATS.md, "Incremental export").
+  bool incremental = false;
   // Paths relative to out_dir in the order they were renamed into place
   // (workers interleave; the manifests are always last).
   std::vector<std::string> written;

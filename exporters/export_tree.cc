@@ -191,6 +191,11 @@ const VersionRecord* CurrentVersion(const ExportableDataset& e) {
   return e.versions.empty() ? nullptr : &e.versions.back();
 }
 
+std::string UnusableOrganizationWarning(const Dataset& d) {
+  return "'" + d.key + "' not exported: its organisation '" + d.organization +
+         "' is not a valid folder name";
+}
+
 Result<TreeSummary> BuildExportTree(const std::vector<ExportableDataset>& data,
                                     const TreeOptions& options,
                                     TreeSink& sink) {
@@ -212,9 +217,7 @@ Result<TreeSummary> BuildExportTree(const std::vector<ExportableDataset>& data,
       // The name becomes a folder: only key-like names (the CLI allows no
       // other), never "../x" or "Org 7".
       if (!ValidateKey(d.organization)) {
-        summary.warnings.push_back("'" + d.key + "' not exported: its "
-                                   "organisation '" + d.organization +
-                                   "' is not a valid folder name");
+        summary.warnings.push_back(UnusableOrganizationWarning(d));
         continue;
       }
       // Under orgs/<org>/ so that a CDN can put access control there.
@@ -231,10 +234,24 @@ Result<TreeSummary> BuildExportTree(const std::vector<ExportableDataset>& data,
 
   // Manifests last: everything they name is in place before they are. The
   // organisations' first, then the public one.
-  for (const auto& [org, own] : by_org) {
-    DS_CHECK(out.Manifest("orgs/" + org + "/manifest.json",
-                          DumpCompact(OrgManifestJson(org, own, entries))));
-    ++summary.organizations;
+  if (!by_org.empty()) {
+    // Every organisation's manifest lists the same references: rendered
+    // once, not once per organisation.
+    std::vector<std::string> refs;
+    refs.reserve(entries.size());
+    for (const ManifestEntry& e : entries) {
+      refs.push_back(GlobalRefText(e.record->dataset.key, e.current->version,
+                                   e.snapshot.json_sha256));
+    }
+    const std::vector<std::string_view> global(refs.begin(), refs.end());
+    for (const auto& [org, own] : by_org) {
+      std::vector<std::string> texts;
+      for (const ManifestEntry& e : own) texts.push_back(EntryText(e));
+      DS_CHECK(out.Manifest(
+          "orgs/" + org + "/manifest.json",
+          OrgManifestTextOf(org, {texts.begin(), texts.end()}, global)));
+      ++summary.organizations;
+    }
   }
   DS_CHECK(out.Manifest("manifest.json", ManifestText(entries)));
   return summary;

@@ -128,6 +128,10 @@ struct TreeSummary {
   std::vector<std::string> warnings;
 };
 
+// The warning for a dataset of an organisation whose name cannot be a
+// folder (not key-like): it is not exported.
+std::string UnusableOrganizationWarning(const Dataset& dataset);
+
 // Publishes `data` to `sink`: global datasets publicly, an organisation's
 // own ones under orgs/<org>/ with its manifest (docs/FORMATS.md); others
 // not at all. Fails with the first error of the sink.

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -103,6 +104,14 @@ OrderedJson ManifestJson(const std::vector<ManifestEntry>& entries);
 // again was a fifth of an export after one change.
 std::string ManifestText(const std::vector<ManifestEntry>& entries);
 
+// An entry's text in a manifest: its `json` when set, else as EntriesJson
+// renders it (which needs its record and current version).
+std::string EntryText(const ManifestEntry& entry);
+
+// DumpCompact(ManifestJson(...)) from the entries' texts (EntryText), in
+// the given order: what ManifestText writes.
+std::string ManifestTextOf(const std::vector<std::string_view>& entries);
+
 // orgs/<org>/manifest.json: {"format","generator","organization",
 // "datasets":[the organisation's own, as in the public manifest],
 // "global":[{"key","version","sha256","manifest":"manifest.json"}]} — the
@@ -110,6 +119,18 @@ std::string ManifestText(const std::vector<ManifestEntry>& entries);
 OrderedJson OrgManifestJson(const std::string& organization,
                             const std::vector<ManifestEntry>& own,
                             const std::vector<ManifestEntry>& global);
+
+// An organisation manifest's reference to a global dataset, as
+// OrgManifestJson renders it: {"key","version","sha256","manifest"}.
+std::string GlobalRefText(std::string_view key, std::uint32_t version,
+                          std::string_view sha256);
+
+// DumpCompact(OrgManifestJson(...)) from the texts of the organisation's
+// own entries (EntryText) and of its global references (GlobalRefText),
+// in the given order.
+std::string OrgManifestTextOf(const std::string& organization,
+                              const std::vector<std::string_view>& own,
+                              const std::vector<std::string_view>& global);
 
 }  // namespace datasnap
 

@@ -425,6 +425,34 @@ Result<std::vector<AuditEvent>> ReadTxn::ListAudit(std::size_t limit) const {
   return out;
 }
 
+Result<std::vector<AuditEvent>> ReadTxn::ListAuditFrom(
+    std::uint64_t first) const {
+  DS_TRY(cursor, OpenCursor(txn_, state_->audit, kAuditDb));
+  std::vector<AuditEvent> out;
+  const std::string from = AuditKey(first);
+  MDB_val k = ToVal(from), v;
+  int rc = mdb_cursor_get(cursor->get(), &k, &v, MDB_SET_RANGE);
+  for (; rc == 0; rc = mdb_cursor_get(cursor->get(), &k, &v, MDB_NEXT)) {
+    DS_TRY(event, DecodeAudit(FromVal(v)));
+    out.push_back(std::move(*event));
+  }
+  if (rc != MDB_NOTFOUND) {
+    return std::unexpected(MdbError(rc, "mdb_cursor_get", kAuditDb));
+  }
+  return out;
+}
+
+Result<std::string> ReadTxn::CreatedAt() const {
+  DS_TRY(text, Get(txn_, state_->meta, "created_at", kMetaDb));
+  // Stored as a JSON string of an ISO 8601 time (no escapes in it).
+  const std::string t = text->value_or("");
+  if (t.size() < 2 || t.front() != '"' || t.back() != '"') {
+    return Fail(ErrorCode::kCorrupt, "the store's created_at is missing or "
+                                     "not a quoted time");
+  }
+  return t.substr(1, t.size() - 2);
+}
+
 // --------------------------------------------------------------- WriteTxn
 
 Result<UpsertOutcome> WriteTxn::UpsertDataset(const Dataset& dataset) {

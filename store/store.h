@@ -128,6 +128,15 @@ class ReadTxn {
   Result<std::optional<HttpValidators>> GetValidators(std::string_view url) const;
   // The newest `limit` audit events, newest first.
   Result<std::vector<AuditEvent>> ListAudit(std::size_t limit) const;
+  // The audit events numbered `first` and later, oldest first. Every write
+  // of a dataset's record, versions or aliases appends an event naming the
+  // dataset in the same transaction (docs/STORE.md), so the events after
+  // an earlier snapshot's newest name every dataset changed since: the
+  // export reads only those.
+  Result<std::vector<AuditEvent>> ListAuditFrom(std::uint64_t first) const;
+  // When the store was created (meta `created_at`, ISO 8601): with the
+  // audit log, what tells one store from another.
+  Result<std::string> CreatedAt() const;
   // LMDB's id of this snapshot: it grows with every committed write, so two
   // snapshots with one id hold the same data (serve keys its cache on it).
   std::uint64_t TxnId() const;

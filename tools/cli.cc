@@ -101,9 +101,10 @@ void DefineExportOptions(CLI::App& sub, CommandArgs& args) {
                "also publish a FHIR R4 ValueSet (with expansion) per dataset");
   sub.add_flag("--verify", args.verify,
                "check every file of the export directory by decoding it and "
-               "repair what is damaged, rebuilding every dataset (by default "
-               "a dataset whose manifest entry still stands and whose files "
-               "are present at their listed sizes is left alone)");
+               "repair what is damaged or missing, rebuilding every dataset "
+               "(by default only the datasets changed since the export "
+               "recorded in DIR/.datasnap-export.json are read, and the "
+               "files it wrote are trusted)");
   sub.add_option("--checktick-fixture", args.checktick_fixture,
                  "also write a Django fixture of CheckTick's DataSet model "
                  "to FILE (manage.py loaddata FILE)");

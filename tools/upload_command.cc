@@ -16,6 +16,7 @@
 
 #include "core/text.h"
 #include "core/time.h"
+#include "exporters/export_record.h"
 #include "tools/commands.h"
 #include "tools/s3_client.h"
 
@@ -224,6 +225,9 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file()) continue;
     const std::string rel = fs::relative(it->path(), from).generic_string();
+    // The export's note to its next run (exporters/export_record.h): not
+    // for clients.
+    if (rel == kExportRecordName) continue;
     switch (KindOf(rel)) {
       case FileKind::kContent: content.push_back(rel); break;
       case FileKind::kOrgManifest: org_manifests.push_back(rel); break;

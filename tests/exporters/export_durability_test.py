@@ -3,13 +3,15 @@
 Usage: export_durability_test.py DATASNAP MAKE_EXPORT_STORE SYNC_SPY_SO
 
 Runs `datasnap export` (a fresh directory, then again after the directory
-lost files) with sync_spy.so preloaded, which logs every fsync and rename
+lost files, with --verify and without the export's record) with
+sync_spy.so preloaded, which logs every fsync and rename
 in the order they completed, and checks, for each run:
   - every file renamed into place was synced (under its temporary name)
     before the rename;
   - its directory was synced after the rename and before any manifest was
     renamed into place;
-  - the manifests are renamed last, public manifest.json very last;
+  - the manifests are renamed last, public manifest.json last of them,
+    and the export's record after them;
   - every file the final manifests list was either there before the run or
     renamed into place (durably, as above) before the manifests.
 """
@@ -21,6 +23,8 @@ import tempfile
 
 datasnap, make_store, spy = (os.path.abspath(p) for p in sys.argv[1:4])
 failures = []
+# The export's note to its next run (exporters/export_record.h).
+RECORD = ".datasnap-export.json"
 
 
 def check(ok, message):
@@ -60,6 +64,7 @@ def export(store, out, label, extra=()):
     synced = {}  # path -> index of its last fsync
     renamed = {}  # final path -> index of its rename
     manifest_at = []
+    record_at = None
     for i, e in enumerate(events):
         if e[0] == "fsync":
             synced[e[1]] = i
@@ -68,7 +73,9 @@ def export(store, out, label, extra=()):
             rel = os.path.relpath(dst, out)
             check(synced.get(src, len(events)) < i,
                   f"{label}: {rel} renamed into place before its bytes were synced")
-            if os.path.basename(rel) in ("manifest.json", "manifest.json.gz"):
+            if rel == RECORD:
+                record_at = i
+            elif os.path.basename(rel) in ("manifest.json", "manifest.json.gz"):
                 manifest_at.append((i, rel))
             else:
                 check(not manifest_at, f"{label}: {rel} renamed after a manifest")
@@ -77,6 +84,10 @@ def export(store, out, label, extra=()):
     check(not manifest_at or manifest_at[-1][1] == "manifest.json",
           f"{label}: manifest.json is not the last file renamed: {manifest_at}")
     check(manifest_at or label != "fresh", f"{label}: no manifest written")
+    # The export's record names the manifests' bytes: written after them.
+    check(record_at is not None or label != "fresh", f"{label}: no record written")
+    check(record_at is None or not manifest_at or record_at > manifest_at[-1][0],
+          f"{label}: the record was written before the manifests")
     first_manifest = manifest_at[0][0] if manifest_at else len(events)
     for rel, i in renamed.items():
         directory = os.path.dirname(os.path.join(out, rel))
@@ -96,13 +107,19 @@ with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "out")
     written = export(store, out, "fresh")
     check(len(written) > 20, f"fresh: only {len(written)} files written")
-    # Files gone from a tree: the next export writes them again, durably.
+    # Files gone from a tree: --verify writes them again, durably (a plain
+    # export trusts the tree its record describes).
     gone = sorted(p for p in written if p.startswith("datasets/"))[:3]
     for p in gone:
         os.remove(os.path.join(out, p))
-    again = export(store, out, "repair")
+    again = export(store, out, "repair", ["--verify"])
     check(set(gone) <= set(again), f"repair: {gone} not all written again: {sorted(again)}")
-    export(store, out, "verify", ["--verify"])
+    # The same without the record: a plain export reads everything.
+    for p in gone:
+        os.remove(os.path.join(out, p))
+    os.remove(os.path.join(out, RECORD))
+    again = export(store, out, "no-record")
+    check(set(gone) <= set(again), f"no-record: {gone} not all written again: {sorted(again)}")
 
 for f in failures:
     print("FAIL:", f)

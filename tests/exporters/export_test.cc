@@ -30,6 +30,7 @@
 #include "core/model_json.h"
 #include "core/sha256.h"
 #include "core/time.h"
+#include "exporters/export_record.h"
 #include "exporters/formats.h"
 #include "store/store.h"
 #include "tests/support/temp_dir.h"
@@ -85,7 +86,7 @@ std::map<std::string, std::string> ReadTree(const std::string& root) {
   std::map<std::string, std::string> tree;
   if (!fs::exists(root)) return tree;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (!e.is_regular_file()) continue;
+    if (!e.is_regular_file() || e.path().filename() == kExportRecordName) continue;
     tree[fs::relative(e.path(), root).generic_string()] =
         testing::ReadFile(e.path().string());
   }
@@ -96,7 +97,7 @@ std::map<std::string, std::string> ReadTree(const std::string& root) {
 std::map<std::string, ino_t> Inodes(const std::string& root) {
   std::map<std::string, ino_t> out;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (!e.is_regular_file()) continue;
+    if (!e.is_regular_file() || e.path().filename() == kExportRecordName) continue;
     struct stat st {};
     REQUIRE(::stat(e.path().c_str(), &st) == 0);
     out[fs::relative(e.path(), root).generic_string()] = st.st_ino;
@@ -639,6 +640,194 @@ TEST_CASE("after one dataset changes, only its files and the manifest are "
   f.CheckManifestsAsFresh();
 }
 
+// Every manifest under `root` (the public one and each organisation's,
+// .json and .gz): path -> bytes.
+std::map<std::string, std::string> Manifests(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& [path, bytes] : ReadTree(root)) {
+    if (path.ends_with("manifest.json") || path.ends_with("manifest.json.gz")) {
+      out.emplace(path, bytes);
+    }
+  }
+  return out;
+}
+
+// A copy of f.out without the export's record: exported again, it shows
+// what a full export does where the incremental one ran.
+std::string CopyWithoutRecord(Fixture& f) {
+  static int copies = 0;
+  const std::string copy = f.dir.File("full" + std::to_string(++copies));
+  fs::copy(f.out, copy, fs::copy_options::recursive);
+  fs::remove(copy + "/" + kExportRecordName);
+  return copy;
+}
+
+// Checks an incremental export of f.out against a full export of `copy`
+// (CopyWithoutRecord, taken before the store changed): the same manifests,
+// record and report.
+void CheckAsFullExport(Fixture& f, const std::string& copy,
+                       const ExportReport& incremental) {
+  const ExportReport r = f.Export({.out_dir = copy});
+  CHECK(incremental.incremental);
+  CHECK_FALSE(r.incremental);
+  CHECK(ReadTree(copy) == ReadTree(f.out));
+  CHECK(testing::ReadFile(copy + "/" + kExportRecordName) ==
+        testing::ReadFile(f.out + "/" + kExportRecordName));
+  CHECK(incremental.datasets == r.datasets);
+  CHECK(incremental.organizations == r.organizations);
+  CHECK(incremental.warnings == r.warnings);
+  CHECK(incremental.datasets_built == r.datasets_built);
+  CHECK(incremental.files_written == r.files_written);
+  CHECK(incremental.files_unchanged == r.files_unchanged);
+  CHECK(incremental.bytes_written == r.bytes_written);
+  CHECK(incremental.manifest_changed == r.manifest_changed);
+  CHECK(std::set<std::string>(incremental.written.begin(),
+                              incremental.written.end()) ==
+        std::set<std::string>(r.written.begin(), r.written.end()));
+}
+
+TEST_CASE("an export after an export reads only what the audit log names, "
+          "and writes what a full export writes") {
+  Fixture f;
+  Populate(f);
+  // Two organisations' own lists, and one of an organisation whose name
+  // cannot be a folder (left out, with a warning).
+  for (const auto& [key, org] :
+       {std::pair{"acme_wards", "acme"}, std::pair{"beta_wards", "beta"},
+        std::pair{"bad_wards", "Bad Org"}}) {
+    Dataset d = MakeDataset(key, Category::kUserCreated);
+    d.is_global = false;
+    d.organization = org;
+    f.Upsert(d);
+    f.Commit(key, {O("W1", "Ward one")});
+  }
+  const ExportReport first = f.Export();
+  CHECK_FALSE(first.incremental);
+  REQUIRE(first.warnings.size() == 1);
+  REQUIRE(fs::exists(f.out + "/" + kExportRecordName));
+  auto update = [&](const std::string& key, auto&& change) {
+    Dataset d = MakeDataset(key);
+    auto record = f.store->Read([&](const ReadTxn& txn) { return txn.GetDataset(key); });
+    REQUIRE(record.has_value());
+    REQUIRE(record->has_value());
+    d = (*record)->dataset;
+    change(d);
+    f.Upsert(d);
+  };
+  // (No early return in a SECTION: Catch would not find the ones after.)
+  std::size_t built = 0;
+  bool nothing = false;
+  const std::string copy = CopyWithoutRecord(f);
+
+  SECTION("nothing changed: nothing read, nothing written") { nothing = true; }
+  SECTION("a new version of an organisation's list") {
+    f.Commit("acme_wards", {O("W1", "Ward one"), O("W2", "Ward two")});
+    built = 1;
+  }
+  SECTION("an organisation's list published: it moves to the public manifest") {
+    update("acme_wards", [](Dataset& d) { d.is_global = true; });
+    built = 1;
+  }
+  SECTION("a list of a new organisation") {
+    Dataset d = MakeDataset("gamma_wards", Category::kUserCreated);
+    d.is_global = false;
+    d.organization = "gamma";
+    f.Upsert(d);
+    f.Commit("gamma_wards", {O("G1", "Ward G")});
+    built = 1;
+  }
+  SECTION("a dataset deleted, another renamed") {
+    update("smoking_status", [](Dataset& d) { d.is_active = false; });
+    update("trusts", [](Dataset& d) { d.name = "NHS trusts"; });
+    built = 1;  // trusts; smoking_status is no longer published
+  }
+  SECTION("the unusable organisation's list changes: still a warning") {
+    f.Commit("bad_wards", {O("W9", "Ward nine")});
+  }
+  SECTION("an organisation's list moved to a folder-safe organisation") {
+    update("bad_wards", [](Dataset& d) { d.organization = "good"; });
+    built = 1;
+  }
+  SECTION("a failed check: an event that changes nothing published") {
+    auto failed = f.store->Write(
+        [](WriteTxn& txn) { return txn.RecordFailure("trusts", "HTTP 500"); });
+    REQUIRE(failed.has_value());
+  }
+  const ExportReport r = f.Export();
+  CHECK(r.incremental);
+  CHECK(r.datasets_built == built);
+  if (nothing) {
+    CHECK(r.files_written == 0);
+    CHECK_FALSE(r.manifest_changed);
+  }
+  CheckAsFullExport(f, copy, r);
+  // And the next export continues from this one's record.
+  const std::string next_copy = CopyWithoutRecord(f);
+  f.Commit("ethnic_category", {O("Z", "Zeta")});
+  const ExportReport next = f.Export();
+  CHECK(next.datasets_built == 1);
+  CheckAsFullExport(f, next_copy, next);
+}
+
+TEST_CASE("an export reads everything when the record does not describe the "
+          "tree or the store") {
+  Fixture f;
+  Populate(f);
+  f.Export();
+  const std::string record_path = f.out + "/" + kExportRecordName;
+  const std::string record = testing::ReadFile(record_path);
+  // (No early return in a SECTION: Catch would not find the ones after.)
+  bool done = false;
+
+  SECTION("other options") {
+    const ExportReport r = f.Export({.all_versions = true});
+    CHECK_FALSE(r.incremental);
+    CHECK(r.files_written > 0);
+    // ... and back: the record now says --all-versions.
+    CHECK_FALSE(f.Export().incremental);
+    CHECK(f.Export().incremental);
+    done = true;
+  }
+  SECTION("a record of another datasnap version") {
+    std::string other = record;
+    const std::size_t at = other.find("\"datasnap ");
+    REQUIRE(at != std::string::npos);
+    other.replace(at, 10, "\"datasnap 0.0.0-");
+    testing::WriteFile(record_path, other);
+  }
+  SECTION("a damaged record") {
+    testing::WriteFile(record_path, record.substr(0, record.size() / 2));
+  }
+  SECTION("an organisation's manifest that the record does not list") {
+    fs::create_directories(f.out + "/orgs/stray");
+    testing::WriteFile(f.out + "/orgs/stray/manifest.json", "{}");
+  }
+  SECTION("another store exported into the same directory") {
+    Fixture g;
+    g.now = kT0 + 86400;  // created at another time
+    g.Reopen(false);
+    Populate(g);
+    const ExportReport r = g.Export({.out_dir = f.out});
+    CHECK_FALSE(r.incremental);
+    g.out = f.out;
+    g.CheckManifestsAsFresh();
+    done = true;
+  }
+  SECTION("a migration since the record") {
+    auto migrated = f.store->Write([](WriteTxn& txn) {
+      return txn.AppendAudit("store.migrated", "", "schema version 3 to 4");
+    });
+    REQUIRE(migrated.has_value());
+  }
+  if (done) return;
+  REQUIRE(f.Commit("smoking_status", {O("1", "Current smoker (daily)")}) == 2);
+  const ExportReport r = f.Export();
+  CHECK_FALSE(r.incremental);
+  f.CheckManifestsAsFresh();
+  // A full export writes a new record: the next one is incremental again.
+  CHECK(f.Export().incremental);
+}
+
 TEST_CASE("a manifest of several pieces: after one change, the bytes of a "
           "fresh export") {
   // Over 1 MiB of manifest, so manifest.json.gz is made of pieces and the
@@ -756,8 +945,14 @@ TEST_CASE("new files are written under temporary names and renamed into "
   };
   std::vector<std::string> renamed;
   std::set<std::string> temp_created;
+  // When the export's record was renamed into place: after how many files.
+  std::optional<std::size_t> record_renamed_after;
   for (const Event& e : events) {
     INFO(e.path << " mask " << e.mask);
+    if (e.path.starts_with(kExportRecordName)) {  // it and its temporary file
+      if (e.mask & IN_MOVED_TO) record_renamed_after = renamed.size();
+      continue;
+    }
     if (e.mask & (IN_CREATE | IN_MODIFY)) {
       // Only temporary files are ever created or written to.
       CHECK(is_temp(e.path));
@@ -782,6 +977,9 @@ TEST_CASE("new files are written under temporary names and renamed into "
   REQUIRE(renamed.size() == 6);
   CHECK(renamed[4] == "manifest.json.gz");
   CHECK(renamed[5] == "manifest.json");
+  // The record of what was exported last of all: a crash before it leaves
+  // the earlier record, whose manifest hashes no longer match.
+  CHECK(record_renamed_after == renamed.size());
   // No temporary file is left.
   for (const auto& [path, bytes] : ReadTree(f.out)) {
     INFO(path);
@@ -898,7 +1096,8 @@ TEST_CASE("files of older exports stay unless --prune") {
   }
 }
 
-TEST_CASE("a damaged or missing file is repaired by the next export") {
+TEST_CASE("a damaged or missing file is repaired by --verify, or by an "
+          "export without the record") {
   Fixture f;
   Populate(f);
   f.Export();
@@ -912,8 +1111,9 @@ TEST_CASE("a damaged or missing file is repaired by the next export") {
   const std::string diff = (*e)["diffs"][0]["files"][0]["path"];
   std::string damaged;
   bool manifest_damaged = false;
-  // Damage that leaves the size as listed is found by --verify only.
-  bool verify = false;
+  // An export after an export trusts the content files its record lists
+  // (it reads only what changed): --verify checks them all.
+  bool verify = true;
 
   SECTION("a truncated .zst") {
     damaged = zst;
@@ -930,16 +1130,11 @@ TEST_CASE("a damaged or missing file is repaired by the next export") {
     REQUIRE(other.has_value());
     testing::WriteFile(f.out + "/" + zst, *other);
   }
-  SECTION("a .gz with a flipped byte, with --verify") {
+  SECTION("a .gz with a flipped byte") {
     damaged = gz;
-    verify = true;
     std::string bytes = good.at(gz);
     bytes[bytes.size() / 2] ^= 0x55;
     testing::WriteFile(f.out + "/" + gz, bytes);
-    // Same size: a plain export trusts it, and says so by writing nothing.
-    const ExportReport plain = f.Export();
-    CHECK(plain.files_written == 0);
-    CHECK(testing::ReadFile(f.out + "/" + gz) == bytes);
   }
   SECTION("a deleted snapshot") {
     damaged = zst;
@@ -949,11 +1144,25 @@ TEST_CASE("a damaged or missing file is repaired by the next export") {
     damaged = diff;
     fs::remove(f.out + "/" + diff);
   }
-  SECTION("a truncated manifest") {
+  SECTION("a deleted snapshot, and the record: a plain export reads all") {
+    damaged = zst;
+    verify = false;
+    fs::remove(f.out + "/" + zst);
+    fs::remove(f.out + "/" + kExportRecordName);
+  }
+  SECTION("a truncated manifest: no longer the record's, a plain export "
+          "reads all") {
     damaged = "manifest.json";
     manifest_damaged = true;
+    verify = false;
     testing::WriteFile(f.out + "/manifest.json",
                        good.at("manifest.json").substr(0, 10));
+  }
+  if (verify) {
+    const auto damaged_tree = ReadTree(f.out);
+    const ExportReport plain = f.Export();
+    CHECK(plain.files_written == 0);
+    CHECK(ReadTree(f.out) == damaged_tree);
   }
   const ExportReport r = f.Export({.verify = verify});
   CHECK(r.files_written == 1);
@@ -976,7 +1185,7 @@ TEST_CASE("a .zst with the right JSON in other bytes: the manifest "
   auto other = ZstdCompress(text, 3);
   REQUIRE(other.has_value());
   testing::WriteFile(f.out + "/" + zst, *other);
-  f.Export();
+  f.Export({.verify = true});
   const std::string on_disk = testing::ReadFile(f.out + "/" + zst);
   CHECK(Unzstd(on_disk) == text);
   const json after = f.Manifest();

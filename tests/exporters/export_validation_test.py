@@ -98,6 +98,10 @@ class Checker:
 check = Checker()
 
 
+# The export's record of what it wrote (exporters/export_record.h).
+RECORD = ".datasnap-export.json"
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
@@ -647,6 +651,23 @@ def check_tree(root, schemas):
     for dirpath, _, filenames in os.walk(root):
         for name in filenames:
             present.add(os.path.relpath(os.path.join(dirpath, name), root))
+    # The export's note to its next run (not published: upload skips it,
+    # deploy/nginx/datasnap.conf refuses it): it names every manifest's bytes.
+    if check(RECORD in present, f"no {RECORD} in the export"):
+        present.discard(RECORD)
+        with open(os.path.join(root, RECORD), "rb") as fh:
+            record = json.loads(fh.read())
+        manifests = {"manifest.json", "manifest.json.gz"} | {
+            f"orgs/{org}/manifest.json{gz}" for org in orgs for gz in ("", ".gz")}
+        if check(isinstance(record, dict) and isinstance(record.get("manifests"), dict),
+                 f"{RECORD}: no manifests"):
+            check(set(record["manifests"]) == manifests,
+                  f"{RECORD}: manifests {sorted(record['manifests'])}")
+            for rel, digest in sorted(record["manifests"].items()):
+                if rel in manifests:
+                    with open(os.path.join(root, rel), "rb") as fh:
+                        check(digest == sha256(fh.read()),
+                              f"{RECORD}: {rel} is not the recorded bytes")
     for rel in sorted(present - tree.listed):
         m = re.fullmatch(r"((?:orgs/[a-z0-9][a-z0-9_-]*/)?)diffs/"
                          r"([a-z0-9][a-z0-9_-]*)/([0-9]+)-([0-9]+)"

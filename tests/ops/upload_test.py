@@ -221,6 +221,12 @@ def run_all(f, binary, work, s3):
         for n in names:
             p = os.path.join(d, n)
             local[os.path.relpath(p, out)] = open(p, "rb").read()
+    # The export's note to its next run stays at home, silently.
+    f.check(local.pop(".datasnap-export.json", None) is not None,
+            "the export wrote its record")
+    f.check(s3.get(".datasnap-export.json")[0] == 404 and
+            ".datasnap-export.json" not in r.stderr,
+            "the record is not uploaded, and no warning names it: " + describe(r))
     f.check(any(k.startswith("orgs/acme/datasets/") for k in local) and
             "orgs/acme/manifest.json" in local,
             f"the export has an organisation's files: {sorted(local)}")

@@ -17,6 +17,7 @@
 
 #include "core/canonical_json.h"
 #include "core/model.h"
+#include "core/time.h"
 #include "tests/store/store_test_util.h"
 #include "tests/support/temp_dir.h"
 
@@ -1445,6 +1446,26 @@ TEST_CASE("Audit events are numbered in order and listed newest first") {
       for (const auto& e : ListAudit(*store, l.limit)) seqs.push_back(e.seq);
       CHECK(seqs == l.seqs);
     }
+    // From a number on, oldest first: what an export reads to learn which
+    // datasets changed since the event it recorded.
+    const struct {
+      std::uint64_t first;
+      std::vector<std::uint64_t> seqs;
+    } kFrom[] = {{0, {1, 2, 3, 4, 5, 6, 7}}, {1, {1, 2, 3, 4, 5, 6, 7}},
+                 {5, {5, 6, 7}}, {7, {7}}, {8, {}}, {1'000'000, {}}};
+    for (const auto& f : kFrom) {
+      INFO("from " << f.first);
+      auto from = store->Read(
+          [&](const ReadTxn& txn) { return txn.ListAuditFrom(f.first); });
+      REQUIRE(from.has_value());
+      std::vector<std::uint64_t> seqs;
+      for (const auto& e : *from) seqs.push_back(e.seq);
+      CHECK(seqs == f.seqs);
+    }
+    auto created_at =
+        store->Read([](const ReadTxn& txn) { return txn.CreatedAt(); });
+    REQUIRE(created_at.has_value());
+    CHECK(*created_at == FormatIso8601(1'000));
   }
   // A later process continues the sequence under its own actor.
   auto store = MustOpen(path, OptionsWith(clock, "datasnap sync"));

@@ -57,12 +57,15 @@ std::string Unzstd(const std::string& frame) {
   return *decoded;
 }
 
-// Every regular file under `root`: relative '/'-path -> bytes.
+// Every regular file under `root` but the export's record (what it
+// publishes): relative '/'-path -> bytes.
 std::map<std::string, std::string> ReadTree(const std::string& root) {
   std::map<std::string, std::string> tree;
   if (!fs::exists(root)) return tree;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (!e.is_regular_file()) continue;
+    if (!e.is_regular_file() || e.path().filename() == ".datasnap-export.json") {
+      continue;
+    }
     tree[fs::relative(e.path(), root).generic_string()] =
         testing::ReadFile(e.path().string());
   }
