@@ -804,7 +804,8 @@ std::optional<std::map<std::string, std::string>> ReadRecordedManifests(
 }
 
 // One manifest as this export composes it: entry (or reference) texts by
-// key, which point into the earlier manifests' bytes or into `owned`.
+// key, which point into the earlier manifests' bytes or into texts
+// rendered by this export.
 using EntryTexts = std::map<std::string, std::string_view, std::less<>>;
 
 std::vector<std::string_view> InKeyOrder(const EntryTexts& texts) {
@@ -855,13 +856,13 @@ Result<std::optional<ChangesSince>> ReadChanges(const ReadTxn& txn,
 }
 
 // Publishes a manifest's .gz and then its .json unless the text is the
-// earlier one, whose files (checked against the record) stand. Updates
-// the record's hashes.
+// earlier one, whose files (checked against the record `recorded`) stand.
+// Sets their hashes in `record`.
 Status PublishManifest(Tree& tree, const std::string& path,
                        const std::string& text,
                        const std::map<std::string, std::string>& earlier,
-                       unsigned workers, ExportRecord& record,
-                       bool& changed) {
+                       const ExportRecord& recorded, unsigned workers,
+                       ExportRecord& record, bool& changed) {
   const std::string gz_path = path + ".gz";
   auto old_text = earlier.find(path);
   auto old_gz = earlier.find(gz_path);
@@ -869,8 +870,8 @@ Status PublishManifest(Tree& tree, const std::string& path,
       old_text->second == text) {
     tree.Keep(gz_path);
     tree.Keep(path);
-    record.manifests[gz_path] = Sha256Hex(old_gz->second);
-    record.manifests[path] = Sha256Hex(text);
+    record.manifests[gz_path] = recorded.manifests.at(gz_path);
+    record.manifests[path] = recorded.manifests.at(path);
     changed = false;
     return {};
   }
@@ -990,9 +991,10 @@ Result<std::optional<ExportReport>> ExportChanged(
   DS_CHECK(BuildDatasets(txn, headers, todo, options, workers, tree, built));
 
   // The new entries, and the global references of the new global ones.
-  std::vector<std::string> owned;  // texts rendered here
-  std::uint64_t built_files = 0;   // counted by the tree as written or kept
-  owned.reserve(2 * headers.size());
+  // Texts rendered here; a deque, so that the views into them stay valid
+  // as it grows.
+  std::deque<std::string> owned;
+  std::uint64_t built_files = 0;  // counted by the tree as written or kept
   for (std::size_t i = 0; i < headers.size(); ++i) {
     const ExportableDataset& e = headers[i];
     const std::string& key = e.record.dataset.key;
@@ -1037,13 +1039,13 @@ Result<std::optional<ExportReport>> ExportChanged(
     bool changed = false;
     DS_CHECK(PublishManifest(tree, prefix + "manifest.json",
                              OrgManifestTextOf(org, InKeyOrder(texts), global),
-                             earlier, workers, record, changed));
+                             earlier, recorded, workers, record, changed));
     ++report.organizations;
   }
   const EntryTexts& public_texts = manifests[""];
   DS_CHECK(PublishManifest(tree, "manifest.json",
                            ManifestTextOf(InKeyOrder(public_texts)), earlier,
-                           workers, record, report.manifest_changed));
+                           recorded, workers, record, report.manifest_changed));
   report.datasets = public_texts.size();
   // Every listed file not built here stands as the earlier export left it.
   report.files_unchanged += record.listed_files - built_files;
