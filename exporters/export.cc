@@ -729,8 +729,11 @@ std::map<std::string, std::string> WarningsOf(
 Result<ExportRecord> NewRecord(const ReadTxn& txn, const TreeOptions& options) {
   ExportRecord record;
   record.generator = Generator();
-  DS_TRY(created_at, txn.CreatedAt());
-  record.store_created_at = std::move(*created_at);
+  // Every store has had one since it was created; one without could not
+  // be told from another, and its exports would read everything.
+  if (Result<std::string> created_at = txn.CreatedAt()) {
+    record.store_created_at = std::move(*created_at);
+  }
   DS_TRY(newest, txn.ListAudit(1));
   if (!newest->empty()) {
     record.audit_seq = newest->front().seq;
@@ -836,8 +839,11 @@ struct ChangesSince {
 };
 Result<std::optional<ChangesSince>> ReadChanges(const ReadTxn& txn,
                                                 const ExportRecord& record) {
-  DS_TRY(created_at, txn.CreatedAt());
-  if (*created_at != record.store_created_at) return std::nullopt;
+  const Result<std::string> created_at = txn.CreatedAt();
+  if (!created_at || created_at->empty() ||
+      *created_at != record.store_created_at) {
+    return std::nullopt;
+  }
   DS_TRY(events, txn.ListAuditFrom(record.audit_seq));
   if (events->empty() || events->front().seq != record.audit_seq ||
       AuditFingerprint(events->front()) != record.audit_event_sha256) {
@@ -918,7 +924,7 @@ Result<std::optional<ExportReport>> ExportChanged(
   }
   const bool had_orgs = manifests.size() > 1;
 
-  // The changed datasets as they are now. `prefix_of`: where each goes.
+  // The changed datasets as they are now, and where each goes.
   std::vector<ExportableDataset> headers;
   std::vector<std::string> prefixes;
   std::map<std::string, std::string> warnings = recorded.warnings;

@@ -704,6 +704,12 @@ TEST_CASE("an export after an export reads only what the audit log names, "
   const ExportReport first = f.Export();
   CHECK_FALSE(first.incremental);
   REQUIRE(first.warnings.size() == 1);
+  // The manifests, joined from entry texts, are what nlohmann renders.
+  for (const auto& [path, text] : Manifests(f.out)) {
+    INFO(path);
+    if (path.ends_with(".json")) CHECK(DumpCompact(OrderedJson::parse(text)) == text);
+  }
+  CHECK(Manifests(f.out).size() == 6);  // public, acme, beta
   REQUIRE(fs::exists(f.out + "/" + kExportRecordName));
   auto update = [&](const std::string& key, auto&& change) {
     Dataset d = MakeDataset(key);
