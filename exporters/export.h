@@ -83,7 +83,7 @@ struct ExportReport {
   std::uint64_t bytes_written = 0;
   bool manifest_changed = false;
   // True when only the datasets changed since the export the directory's
-  // record describes were read (docs/FORMATS.md, "Incremental export").
+  // record describes were read (docs/FORMATS.md, "How an export writes").
   bool incremental = false;
   // Paths relative to out_dir in the order they were renamed into place
   // (workers interleave; the manifests are always last).

@@ -1,7 +1,7 @@
 // The export from the record an earlier export left in its directory
-// (export_record.h; docs/FORMATS.md, "Incremental, from the export's
-// record"): the record written after every export, and the export that
-// reads from the store only the datasets the audit log names since.
+// (export_record.h; docs/FORMATS.md, "How an export writes"): the record
+// written after every export, and the export that reads from the store
+// only the datasets the audit log names since.
 //
 //   auto earlier = ReadRecordedManifests(root, record, options);
 //   if (earlier) {

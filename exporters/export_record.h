@@ -1,6 +1,6 @@
 // What an export wrote, kept beside its tree in DIR/.datasnap-export.json
 // so that the next export can read only what changed since (docs/
-// FORMATS.md, "Incremental export"): which store and which point of its
+// FORMATS.md, "How an export writes"): which store and which point of its
 // audit log the tree shows, with which options, and the SHA-256 of every
 // manifest it wrote. The next export trusts the tree's manifests only when
 // their bytes are still these, the store is the same one and its audit

@@ -1,8 +1,8 @@
 // Reading back the manifests this datasnap wrote: each dataset's entry,
 // with what says whether an export would list the same, and its text when
 // that text is exactly what this version renders (so an export can copy it
-// instead of rendering it again). The export's record of what an earlier
-// export published (docs/FORMATS.md, "Incremental export").
+// instead of rendering it again): what an earlier export published
+// (docs/FORMATS.md, "How an export writes").
 //
 //   std::string json = PaddedCopy(manifest_text);
 //   EntryIndex index;
