@@ -52,6 +52,12 @@ void PrintExportReport(Context& ctx, const ExportOptions& options,
   if (options.prune) ctx.out << ", " << r.files_pruned << " pruned";
   ctx.out << "; manifest " << options.out_dir << "/manifest.json ("
           << (r.manifest_changed ? "updated" : "unchanged") << ")\n";
+  // Why a file deleted by hand was not written again.
+  if (r.incremental) {
+    ctx.out << "Incremental: only the datasets changed since the last export "
+               "were read ("
+            << r.datasets_built << " rebuilt); --verify checks every file\n";
+  }
   if (!options.checktick_fixture.empty()) {
     ctx.out << "CheckTick fixture: " << options.checktick_fixture << "\n";
   }

@@ -493,7 +493,10 @@ TEST_CASE("export publishes the store; the same store gives the same files") {
                            ": 0 files written (0 B), " +
                            std::to_string(listed) +
                            " unchanged; manifest " + v.out +
-                           "/manifest.json (unchanged)\n");
+                           "/manifest.json (unchanged)\n"
+                           "Incremental: only the datasets changed since the "
+                           "last export were read (0 rebuilt); --verify "
+                           "checks every file\n");
     CHECK(ReadTree(v.out) == tree);
   }
   SECTION("to another directory: the same bytes") {
