@@ -278,4 +278,11 @@ describe("datasnap-client.js in Chromium, served by nginx", { concurrency: false
     }, world.dataBase + "orgs/acme/manifest.json");
     assert.deepEqual(wards, world.show("wards").options);
   });
+
+  it("the export's record for its next run is not served", async () => {
+    // It names organisations; nginx's rules refuse hidden files, serve has none.
+    assert.ok(fs.existsSync(path.join(world.exportDir, ".datasnap-export.json")));
+    const response = await fetch(world.dataBase + ".datasnap-export.json");
+    assert.equal(response.status, 404);
+  });
 });
