@@ -19,8 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace dom = simdjson::dom;
 
-// --- The export record, and exporting only what changed -------------------
-
 std::string Generator() { return std::string("datasnap ") + kVersion; }
 
 // The organisation of a manifest path the record may list
@@ -41,7 +39,6 @@ std::optional<std::string> OrgOfManifestPath(std::string_view path) {
 // key, which point into the earlier manifests' bytes or into texts
 // rendered by this export.
 using EntryTexts = std::map<std::string, std::string_view, std::less<>>;
-
 
 std::vector<std::string_view> InKeyOrder(const EntryTexts& texts) {
   std::vector<std::string_view> out;
