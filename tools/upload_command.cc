@@ -31,7 +31,9 @@ constexpr const char kImmutable[] = "max-age=31536000, immutable";
 // halfway (tests/ops/upload_test.py).
 constexpr const char kFailAfterVariable[] = "DATASNAP_UPLOAD_FAIL_AFTER";
 
-enum class FileKind { kContent, kOrgManifest, kManifest, kOther };
+// kRecord: the export's note to its next run (exporters/export_record.h),
+// not for clients.
+enum class FileKind { kContent, kOrgManifest, kManifest, kRecord, kOther };
 
 std::vector<std::string> Split(const std::string& path) {
   std::vector<std::string> parts;
@@ -57,6 +59,7 @@ bool IsContentFolder(const std::string& name) {
 FileKind KindOf(const std::string& rel) {
   const std::vector<std::string> p = Split(rel);
   if (p.size() == 1 && IsManifestName(p[0])) return FileKind::kManifest;
+  if (rel == kExportRecordName) return FileKind::kRecord;
   if (p.size() >= 3 && IsContentFolder(p[0])) return FileKind::kContent;
   if (p.size() == 3 && p[0] == "orgs" && IsManifestName(p[2])) {
     return FileKind::kOrgManifest;
@@ -225,13 +228,11 @@ int RunUpload(Context& ctx, const CommandArgs& args) {
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file()) continue;
     const std::string rel = fs::relative(it->path(), from).generic_string();
-    // The export's note to its next run (exporters/export_record.h): not
-    // for clients.
-    if (rel == kExportRecordName) continue;
     switch (KindOf(rel)) {
       case FileKind::kContent: content.push_back(rel); break;
       case FileKind::kOrgManifest: org_manifests.push_back(rel); break;
-      case FileKind::kManifest: break;
+      case FileKind::kManifest:
+      case FileKind::kRecord: break;
       case FileKind::kOther:
         ctx.Warn("not uploaded: '" + rel + "' is not a file of an export");
         break;
