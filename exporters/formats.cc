@@ -220,14 +220,25 @@ std::string ManifestText(const std::vector<ManifestEntry>& entries) {
   return ManifestTextOf(texts);
 }
 
-std::string GlobalRefText(std::string_view key, std::uint32_t version,
+namespace {
+
+// {"key","version","sha256","manifest"}: an organisation manifest's
+// reference to a global dataset.
+OrderedJson GlobalRefJson(std::string_view key, std::uint32_t version,
                           std::string_view sha256) {
   OrderedJson r;
   r["key"] = key;
   r["version"] = version;
   r["sha256"] = sha256;
   r["manifest"] = "manifest.json";
-  return DumpCompact(r);
+  return r;
+}
+
+}  // namespace
+
+std::string GlobalRefText(std::string_view key, std::uint32_t version,
+                          std::string_view sha256) {
+  return DumpCompact(GlobalRefJson(key, version, sha256));
 }
 
 std::string OrgManifestTextOf(const std::string& organization,
@@ -256,12 +267,8 @@ OrderedJson OrgManifestJson(const std::string& organization,
   j["datasets"] = EntriesJson(own);
   OrderedJson refs = OrderedJson::array();
   for (const ManifestEntry& e : global) {
-    OrderedJson r;
-    r["key"] = e.record->dataset.key;
-    r["version"] = e.current->version;
-    r["sha256"] = e.snapshot.json_sha256;
-    r["manifest"] = "manifest.json";
-    refs.push_back(std::move(r));
+    refs.push_back(GlobalRefJson(e.record->dataset.key, e.current->version,
+                                 e.snapshot.json_sha256));
   }
   j["global"] = std::move(refs);
   return j;
