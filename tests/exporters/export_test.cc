@@ -712,11 +712,10 @@ TEST_CASE("an export after an export reads only what the audit log names, "
   CHECK(Manifests(f.out).size() == 6);  // public, acme, beta
   REQUIRE(fs::exists(f.out + "/" + kExportRecordName));
   auto update = [&](const std::string& key, auto&& change) {
-    Dataset d = MakeDataset(key);
     auto record = f.store->Read([&](const ReadTxn& txn) { return txn.GetDataset(key); });
     REQUIRE(record.has_value());
     REQUIRE(record->has_value());
-    d = (*record)->dataset;
+    Dataset d = (*record)->dataset;
     change(d);
     f.Upsert(d);
   };
