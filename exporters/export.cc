@@ -134,10 +134,8 @@ Result<std::vector<ExportableDataset>> ReadHeaders(const ReadTxn& txn) {
   std::vector<ExportableDataset> out;
   out.reserve(all->size());
   for (DatasetRecord& r : *all) {
-    if (!r.dataset.is_active || r.sync.version == 0) continue;
-    DS_TRY(versions, txn.ListVersions(r.dataset.key, /*with_options=*/false));
-    if (versions->empty()) continue;
-    out.push_back({std::move(r), std::move(*versions)});
+    DS_TRY(e, ReadExportableDataset(txn, std::move(r), /*with_options=*/false));
+    if (*e) out.push_back(std::move(**e));
   }
   return out;
 }

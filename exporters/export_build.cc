@@ -106,14 +106,6 @@ std::vector<const PublishedFile*> FilesOf(const ManifestEntry& e) {
   return files;
 }
 
-std::optional<std::string> ScopeOf(const Dataset& d) {
-  if (d.is_global) return std::string();
-  if (!d.organization.empty() && ValidateKey(d.organization)) {
-    return "orgs/" + d.organization + "/";
-  }
-  return std::nullopt;
-}
-
 bool StillStands(const KnownEntry& known, const ExportableDataset& e,
                  const VersionRecord& current, const std::string& prefix,
                  const TreeOptions& options, const fs::path& root) {

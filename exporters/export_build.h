@@ -29,10 +29,6 @@ namespace datasnap {
 // Every file an entry lists.
 std::vector<const PublishedFile*> FilesOf(const ManifestEntry& entry);
 
-// Where a dataset's files go ("" or "orgs/<org>/"), or nullopt when it is
-// not published (BuildExportTree warns about an unusable organisation).
-std::optional<std::string> ScopeOf(const Dataset& dataset);
-
 // True when `known` is the entry this export would list for `e` under
 // `prefix`, and its files are in `root` at their listed sizes. Versions are
 // immutable and never renumbered (docs/STORE.md), so a version's number,

@@ -129,8 +129,8 @@ std::map<std::string, std::string> WarningsOf(
   std::map<std::string, std::string> warnings;
   for (const ExportableDataset& e : headers) {
     const Dataset& d = e.record.dataset;
-    if (!d.is_global && !d.organization.empty() && !ScopeOf(d)) {
-      warnings.emplace(d.key, UnusableOrganizationWarning(d));
+    if (auto warning = UnusableOrganizationWarning(d)) {
+      warnings.emplace(d.key, std::move(*warning));
     }
   }
   return warnings;
@@ -180,7 +180,7 @@ std::optional<std::map<std::string, std::string>> ReadRecordedManifests(
   // Both files of every manifest, and the public one.
   if (record.manifests.size() != 2 * (orgs.size() + 1) ||
       !record.manifests.contains("manifest.json") ||
-      orgs != OrganizationsWithManifest(root)) {
+      orgs != options.extra_organizations) {
     return std::nullopt;
   }
   std::map<std::string, std::string> texts;
@@ -224,21 +224,18 @@ Result<std::optional<ExportReport>> ExportChanged(
   for (const std::string& key : keys) {
     warnings.erase(key);
     DS_TRY(record, txn.GetDataset(key));
-    if (!*record || !(*record)->dataset.is_active || (*record)->sync.version == 0) {
-      continue;
-    }
-    DS_TRY(versions, txn.ListVersions(key, /*with_options=*/false));
-    if (versions->empty()) continue;
-    ExportableDataset e{std::move(**record), std::move(*versions)};
-    const std::optional<std::string> prefix = ScopeOf(e.record.dataset);
+    if (!*record) continue;  // removed
+    DS_TRY(e, ReadExportableDataset(txn, std::move(**record),
+                                    /*with_options=*/false));
+    if (!*e) continue;
+    const std::optional<std::string> prefix = ScopeOf((*e)->record.dataset);
     if (!prefix) {
-      const Dataset& d = e.record.dataset;
-      if (!d.is_global && !d.organization.empty()) {
-        warnings.emplace(key, UnusableOrganizationWarning(d));
+      if (auto warning = UnusableOrganizationWarning((*e)->record.dataset)) {
+        warnings.emplace(key, std::move(*warning));
       }
       continue;
     }
-    headers.push_back(std::move(e));
+    headers.push_back(std::move(**e));
     prefixes.push_back(*prefix);
   }
   // A new organisation needs the global references, known only from

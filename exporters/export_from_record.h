@@ -45,9 +45,10 @@ Status WriteRecord(const std::filesystem::path& root, const ExportRecord& record
 // The manifests `record` lists, read back by path, when the tree is still
 // what the record says: written by this datasnap with these options, each
 // manifest (.json and .gz) holding the bytes recorded, and no other
-// organisation with a manifest. nullopt otherwise: the tree changed
-// outside the exports (or the record is another's), and the export reads
-// everything.
+// organisation with a manifest (`options.extra_organizations`: those that
+// have one, OrganizationsWithManifest). nullopt otherwise: the tree
+// changed outside the exports (or the record is another's), and the export
+// reads everything.
 std::optional<std::map<std::string, std::string>> ReadRecordedManifests(
     const std::filesystem::path& root, const ExportRecord& record,
     const TreeOptions& options);

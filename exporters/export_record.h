@@ -30,7 +30,7 @@ inline constexpr char kExportRecordName[] = ".datasnap-export.json";
 
 struct ExportRecord {
   std::string generator;          // "datasnap <version>" that wrote the tree
-  std::string store_created_at;   // the store's meta created_at, as stored
+  std::string store_created_at;   // the store's created_at (ReadTxn::CreatedAt)
   std::uint64_t audit_seq = 0;    // its newest audit event the export saw
   std::string audit_event_sha256; // AuditFingerprint of that event
   // The options the tree was written with.

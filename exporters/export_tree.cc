@@ -172,14 +172,20 @@ Result<std::string> EncodeDocument(std::string_view encoding,
               "no such encoding '" + std::string(encoding) + "'");
 }
 
+Result<std::optional<ExportableDataset>> ReadExportableDataset(
+    const ReadTxn& txn, DatasetRecord record, bool with_options) {
+  if (!record.dataset.is_active || record.sync.version == 0) return std::nullopt;
+  DS_TRY(versions, txn.ListVersions(record.dataset.key, with_options));
+  if (versions->empty()) return std::nullopt;
+  return ExportableDataset{std::move(record), std::move(*versions)};
+}
+
 Result<std::vector<ExportableDataset>> ReadExportable(const ReadTxn& txn) {
   DS_TRY(all, txn.ListDatasets());  // sorted by key
   std::vector<ExportableDataset> out;
   for (DatasetRecord& r : *all) {
-    if (!r.dataset.is_active || r.sync.version == 0) continue;
-    DS_TRY(versions, txn.ListVersions(r.dataset.key, /*with_options=*/true));
-    if (versions->empty()) continue;
-    out.push_back({std::move(r), std::move(*versions)});
+    DS_TRY(e, ReadExportableDataset(txn, std::move(r), /*with_options=*/true));
+    if (*e) out.push_back(std::move(**e));
   }
   return out;
 }
@@ -191,7 +197,22 @@ const VersionRecord* CurrentVersion(const ExportableDataset& e) {
   return e.versions.empty() ? nullptr : &e.versions.back();
 }
 
-std::string UnusableOrganizationWarning(const Dataset& d) {
+std::optional<std::string> ScopeOf(const Dataset& d) {
+  if (d.is_global) return std::string();
+  // The name becomes a folder: only key-like names (the CLI allows no
+  // other), never "../x" or "Org 7". Under orgs/<org>/ so that a CDN can
+  // put access control there.
+  if (!d.organization.empty() && ValidateKey(d.organization)) {
+    return "orgs/" + d.organization + "/";
+  }
+  // A dataset neither global nor an organisation's is not published.
+  return std::nullopt;
+}
+
+std::optional<std::string> UnusableOrganizationWarning(const Dataset& d) {
+  if (d.is_global || d.organization.empty() || ValidateKey(d.organization)) {
+    return std::nullopt;
+  }
   return "'" + d.key + "' not exported: its organisation '" + d.organization +
          "' is not a valid folder name";
 }
@@ -210,22 +231,19 @@ Result<TreeSummary> BuildExportTree(const std::vector<ExportableDataset>& data,
     const Dataset& d = e.record.dataset;
     const VersionRecord* current = CurrentVersion(e);
     if (current == nullptr) continue;
-    if (d.is_global) {
-      DS_TRY(entry, DatasetEntry(out, sink, e, *current, "", options));
-      entries.push_back(std::move(*entry));
-    } else if (!d.organization.empty()) {
-      // The name becomes a folder: only key-like names (the CLI allows no
-      // other), never "../x" or "Org 7".
-      if (!ValidateKey(d.organization)) {
-        summary.warnings.push_back(UnusableOrganizationWarning(d));
-        continue;
+    const std::optional<std::string> prefix = ScopeOf(d);
+    if (!prefix) {
+      if (auto warning = UnusableOrganizationWarning(d)) {
+        summary.warnings.push_back(std::move(*warning));
       }
-      // Under orgs/<org>/ so that a CDN can put access control there.
-      DS_TRY(entry, DatasetEntry(out, sink, e, *current,
-                                 "orgs/" + d.organization + "/", options));
+      continue;
+    }
+    DS_TRY(entry, DatasetEntry(out, sink, e, *current, *prefix, options));
+    if (prefix->empty()) {
+      entries.push_back(std::move(*entry));
+    } else {
       by_org[d.organization].push_back(std::move(*entry));
     }
-    // A dataset neither global nor an organisation's is not published.
   }
   summary.datasets = entries.size();
   for (const std::string& org : options.extra_organizations) {

@@ -118,6 +118,12 @@ struct ExportableDataset {
 // version's options.
 Result<std::vector<ExportableDataset>> ReadExportable(const ReadTxn& txn);
 
+// `record` with its versions (and their options, when `with_options`), or
+// nullopt when the export leaves it out: deleted, or without a version.
+// What ReadExportable reads of each dataset.
+Result<std::optional<ExportableDataset>> ReadExportableDataset(
+    const ReadTxn& txn, DatasetRecord record, bool with_options);
+
 // The current version of `dataset` (the one its record names), or nullptr.
 const VersionRecord* CurrentVersion(const ExportableDataset& dataset);
 
@@ -128,9 +134,15 @@ struct TreeSummary {
   std::vector<std::string> warnings;
 };
 
-// The warning for a dataset of an organisation whose name cannot be a
-// folder (not key-like): it is not exported.
-std::string UnusableOrganizationWarning(const Dataset& dataset);
+// Where a dataset's files go: "" (public) for a global one, "orgs/<org>/"
+// for an organisation's own; nullopt when it is not published: neither
+// global nor an organisation's, or of an organisation whose name cannot be
+// a folder (UnusableOrganizationWarning).
+std::optional<std::string> ScopeOf(const Dataset& dataset);
+
+// The warning for a dataset left out because its organisation's name is
+// not key-like (it would become a folder), or nullopt when it is not one.
+std::optional<std::string> UnusableOrganizationWarning(const Dataset& dataset);
 
 // Publishes `data` to `sink`: global datasets publicly, an organisation's
 // own ones under orgs/<org>/ with its manifest (docs/FORMATS.md); others
